@@ -1,0 +1,373 @@
+"""The one typed model of a stack: stack file + profile -> StackConfig, or every error at once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from components.model import Model, translate
+from components.profile import Profile, Role, load_profile
+from hdh import ROOT
+from hdh.errors import ConfigError, ConfigErrors
+
+STACK_DIR = ROOT / "stacks"
+DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
+SSH_KEY = r"^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+"
+TIERS = ("admin", "services", "data", "processing")
+# Provider keys that hold credentials: they come from the environment or clouds.yaml, never a file.
+CREDENTIAL_KEYS = {
+    "password",
+    "token",
+    "applicationCredentialSecret",
+    "applicationCredentialId",
+    "key",
+    "secretAccessKey",
+}
+
+
+class Tiers(Model):
+    admin: IPv4Network
+    services: IPv4Network
+    data: IPv4Network
+    processing: IPv4Network
+
+
+class Bubble(Model):
+    name: str = Field(pattern=DNS_LABEL)
+    cidr: IPv4Network | None = None  # None: allocated from hdh:bubblePool by position
+    workspaces: int = Field(default=1, ge=0, le=8)
+    volume_size: int = Field(default=100, ge=1, le=16384)  # GB, encrypted data volume
+    classification: str | None = None  # defaults to hdh:classification
+    group: str | None = None  # identity-provider group of the project team (Kubernetes RBAC)
+
+
+class BubblePool(Model):
+    cidr: IPv4Network
+    prefix_length: int = Field(default=24, ge=16, le=28)
+
+
+class KubernetesSettings(Model):
+    enabled: bool = False
+    mode: Literal["magnum", "kubeadm"] | None = None  # default: the profile's mode
+    control_plane_count: int = Field(default=3, ge=1, le=7)
+    worker_count: int = Field(default=3, ge=1, le=200)
+    version: str = Field(default="1.31.4", pattern=r"^\d+\.\d+\.\d+$")
+    quota_cpu: str = "16"
+    quota_memory: str = "64Gi"
+    quota_pods: int = Field(default=50, ge=1)
+    default_cpu: str = "500m"
+    default_memory: str = "1Gi"
+
+
+class Settings(Model):
+    """The hdh:* keys of a stack file (camelCase there, snake_case here)."""
+
+    profile: str
+    tiers: Tiers
+    ssh_public_key: str = Field(pattern=SSH_KEY)
+    bubbles: list[Bubble] = []
+    bubble_pool: BubblePool | None = None
+    admin_cidrs: list[IPv4Network] = []
+    deploy_user: str = Field(default="deploy", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    classification: str = Field(default="health-pseudonymised", pattern=r"^[a-z0-9-]+$")
+    volume_type: str | None = None
+    image: str | None = None
+    image_id: str | None = Field(default=None, pattern=r"^[0-9a-f-]{36}$")
+    external_network_id: str | None = Field(default=None, pattern=r"^[0-9a-f-]{36}$")
+    flavors: dict[Role, str] = {}
+    services_count: int = Field(default=2, ge=1, le=5)
+    data_hosts: int = Field(default=1, ge=0, le=5)
+    data_volume_size: int = Field(default=500, ge=1, le=65536)
+    boot_volume_size: int = Field(default=20, ge=10, le=1024)
+    proxy_port: int = Field(default=3128, ge=1, le=65535)
+    kubernetes: KubernetesSettings = KubernetesSettings()
+
+
+@dataclass(frozen=True)
+class ResolvedBubble:
+    """A bubble with everything decided: its CIDR and classification."""
+
+    name: str
+    cidr: IPv4Network
+    workspaces: int
+    volume_size: int
+    classification: str
+    group: str
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    path: str  # the stack file, as shown in messages
+    region: str
+    auth_url: str | None
+    profile: Profile
+    settings: Settings
+    bubbles: tuple[ResolvedBubble, ...]
+
+    @property
+    def volume_type(self) -> str:
+        return self.settings.volume_type or self.profile.default_volume_type
+
+    @property
+    def image(self) -> str:
+        return self.settings.image or self.profile.images.default
+
+    def flavor(self, role: Role) -> str:
+        return self.settings.flavors.get(role) or self.profile.flavors[role]
+
+    @property
+    def kubernetes_mode(self) -> str:
+        return self.settings.kubernetes.mode or self.profile.kubernetes.mode
+
+
+def stack_path(stack: str) -> Path:
+    return STACK_DIR / f"Pulumi.{stack}.yaml"
+
+
+def available_stacks() -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in STACK_DIR.glob("Pulumi.*.yaml"))
+
+
+def shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def project_defaults() -> dict[str, str]:
+    """Defaults declared in Pulumi.yaml, in the engine's shape (the engine injects these too)."""
+    doc = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    out: dict[str, str] = {}
+    for key, spec in (doc.get("config") or {}).items():
+        if isinstance(spec, dict) and "default" in spec:
+            out[key if ":" in key else f"hdh:{key}"] = _engine_string(spec["default"])
+    return out
+
+
+def _engine_string(value: Any) -> str:
+    """Config values as the engine hands them to a program: objects as JSON, scalars as text."""
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def read_stack_file(stack: str, path: Path | None = None) -> tuple[dict[str, str], set[str]]:
+    """Raw config of a stack file in the engine's shape, and the keys holding secure values."""
+    path = path or stack_path(stack)
+    where = shown(path)
+    if not path.is_file():
+        have = ", ".join(available_stacks()) or "none"
+        raise ConfigError(where, "", f"no such stack file (stacks here: {have})")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(where, "", f"not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+        raise ConfigError(where, "config", "a stack file is a mapping with a `config:` mapping")
+    raw: dict[str, str] = {}
+    secrets: set[str] = set()
+    for key, value in (doc.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secrets.add(key)
+            raw[key] = "[secret]"  # ciphertext: the plan never needs (nor sees) the plaintext
+        else:
+            raw[key] = _engine_string(value)
+    return raw, secrets
+
+
+def _decode(value: str) -> Any:
+    if value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) -> StackConfig:
+    """Check the raw config of one stack and return the model, or raise every error at once."""
+    errors: list[ConfigError] = []
+    for key, value in raw.items():
+        ns, _, name = key.partition(":")
+        if ns == "openstack" and name in CREDENTIAL_KEYS and key not in secret_keys and value:
+            errors.append(
+                ConfigError(
+                    path,
+                    key,
+                    "credentials never go in a stack file: use OS_* variables or clouds.yaml",
+                )
+            )
+    # Empty values are the "not set" defaults Pulumi.yaml declares for optional keys.
+    values = {
+        k.partition(":")[2]: _decode(v)
+        for k, v in raw.items()
+        if k.startswith("hdh:") and v not in ("", "{}", "null")
+    }
+    region = raw.get("openstack:region")
+    if not region:
+        errors.append(ConfigError(path, "openstack:region", "required key is missing"))
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigErrors(errors + translate(exc, path, "hdh:")) from None
+    try:
+        profile = load_profile(settings.profile)
+    except ConfigError as exc:
+        errors.append(ConfigError(path, "hdh:profile", f"{settings.profile!r}: {exc.msg}"))
+        raise ConfigErrors(errors) from None
+    errors += list(_check_against_profile(settings, profile, region, path))
+    bubbles, bubble_errors = _resolve_bubbles(settings, path)
+    errors += bubble_errors
+    errors += list(_check_overlaps(settings, bubbles, path))
+    if errors:
+        raise ConfigErrors(errors)
+    assert region is not None
+    return StackConfig(
+        stack=stack,
+        path=path,
+        region=region,
+        auth_url=raw.get("openstack:authUrl") or profile.auth_url,
+        profile=profile,
+        settings=settings,
+        bubbles=tuple(bubbles),
+    )
+
+
+def load_stack(stack: str, path: Path | None = None) -> StackConfig:
+    """Read, default and check a stack file the way the engine would hand it to the program."""
+    file = path or stack_path(stack)
+    raw, secrets = read_stack_file(stack, file)
+    return build({**project_defaults(), **raw}, stack, shown(file), secrets)
+
+
+def _check_against_profile(
+    s: Settings, p: Profile, region: str | None, path: str
+) -> Iterator[ConfigError]:
+    if region:
+        known = p.regions.get(region)
+        if known is None:
+            yield ConfigError(
+                path,
+                "openstack:region",
+                f"unknown region {region!r} for profile {p.name} "
+                f"(EU regions: {', '.join(p.allowed_regions())})",
+            )
+        elif region not in p.allowed_regions():
+            yield ConfigError(
+                path,
+                "openstack:region",
+                f"region {region} ({known.location}, {known.country}) is outside the EU",
+            )
+    if s.volume_type is not None:
+        if s.volume_type not in {v.name for v in p.volume_types}:
+            yield ConfigError(path, "hdh:volumeType", f"unknown volume type {s.volume_type!r}")
+        elif s.volume_type not in p.encrypted_volume_types:
+            yield ConfigError(
+                path,
+                "hdh:volumeType",
+                f"volume type {s.volume_type!r} is not encrypted "
+                f"(encrypted: {', '.join(p.encrypted_volume_types)})",
+            )
+    if s.image is not None and s.image not in p.images.allowed:
+        yield ConfigError(path, "hdh:image", f"image {s.image!r} is not in the profile allow-list")
+    for role, flavor in s.flavors.items():
+        if flavor not in p.all_flavors:
+            yield ConfigError(
+                path, f"hdh:flavors.{role}", f"unknown flavor {flavor!r} for profile {p.name}"
+            )
+
+
+def _resolve_bubbles(s: Settings, path: str) -> tuple[list[ResolvedBubble], list[ConfigError]]:
+    errors: list[ConfigError] = []
+    out: list[ResolvedBubble] = []
+    seen: dict[str, int] = {}
+    taken = {b.cidr for b in s.bubbles if b.cidr is not None}
+    pool = (
+        (n for n in s.bubble_pool.cidr.subnets(new_prefix=s.bubble_pool.prefix_length))
+        if s.bubble_pool and s.bubble_pool.prefix_length >= s.bubble_pool.cidr.prefixlen
+        else iter(())
+    )
+    for i, b in enumerate(s.bubbles):
+        if b.name in seen:
+            errors.append(
+                ConfigError(
+                    path,
+                    f"hdh:bubbles[{i}].name",
+                    f"duplicate bubble name {b.name!r} (also bubbles[{seen[b.name]}])",
+                )
+            )
+        seen.setdefault(b.name, i)
+        cidr = b.cidr
+        if cidr is None:
+            if s.bubble_pool is None:
+                errors.append(
+                    ConfigError(
+                        path, f"hdh:bubbles[{i}].cidr", "required when hdh:bubblePool is not set"
+                    )
+                )
+                continue
+            cidr = next((n for n in pool if n not in taken), None)
+            if cidr is None:
+                wanted = sum(1 for x in s.bubbles if x.cidr is None)
+                errors.append(
+                    ConfigError(
+                        path,
+                        "hdh:bubblePool.cidr",
+                        f"{s.bubble_pool.cidr} has no free /{s.bubble_pool.prefix_length} left "
+                        f"from bubbles[{i}] ({b.name}) on: {wanted} bubbles take their CIDR "
+                        "from the pool; widen it or lengthen prefixLength",
+                    )
+                )
+                break
+        out.append(
+            ResolvedBubble(
+                name=b.name,
+                cidr=cidr,
+                workspaces=b.workspaces,
+                volume_size=b.volume_size,
+                classification=b.classification or s.classification,
+                group=b.group or f"hdh-bubble-{b.name}",
+            )
+        )
+    return out, errors
+
+
+def _check_overlaps(s: Settings, bubbles: list[ResolvedBubble], path: str) -> Iterator[ConfigError]:
+    """Tiers and bubbles must not overlap; the pool must not overlap a tier (sweep, n log n)."""
+    spans: list[tuple[IPv4Network, str, str]] = [
+        (getattr(s.tiers, t), f"hdh:tiers.{t}", f"{t} tier") for t in TIERS
+    ]
+    index = {b.name: i for i, b in enumerate(s.bubbles)}
+    for b in bubbles:
+        i = index[b.name]
+        key = f"hdh:bubbles[{i}].cidr" if s.bubbles[i].cidr else f"hdh:bubbles[{i}]"
+        spans.append((b.cidr, key, f"bubble {b.name}"))
+    if s.bubble_pool:
+        for t in TIERS:
+            tier = getattr(s.tiers, t)
+            if tier.overlaps(s.bubble_pool.cidr):
+                yield ConfigError(path, "hdh:bubblePool.cidr", f"overlaps {t} tier {tier}")
+    spans.sort(key=lambda x: (int(x[0].network_address), -x[0].prefixlen))
+    widest: tuple[IPv4Network, str, str] | None = None
+    for span in spans:
+        if widest is not None and span[0].overlaps(widest[0]):
+            yield ConfigError(path, span[1], f"{span[0]} overlaps {widest[2]} {widest[0]}")
+        if widest is None or int(span[0].broadcast_address) > int(widest[0].broadcast_address):
+            widest = span
+    for i, c in enumerate(s.admin_cidrs):
+        if c.prefixlen == 0:
+            # Allowed (the design lets config open the bastion), but never silently.
+            continue
+        if c.is_private and any(c.overlaps(sp[0]) for sp in spans):
+            yield ConfigError(path, f"hdh:adminCidrs[{i}]", f"{c} overlaps a platform network")

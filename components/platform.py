@@ -1,0 +1,211 @@
+"""The whole platform of one stack: tiers, bastion, services, data, bubbles (and clusters)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from typing import Any
+
+import pulumi
+import pulumi_openstack as openstack
+
+from components.bubble import Bubble, BubbleArgs
+from components.compute import Host, HostArgs, HostTemplate
+from components.config import TIERS, StackConfig
+from components.network import NetworkArgs, PlatformNetwork
+from components.storage import EncryptedStore, StoreArgs
+from components.tags import Labels
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformArgs:
+    cfg: StackConfig
+    image_id: pulumi.Input[str]  # looked up from the profile's image name, or pinned in config
+    external_network_id: pulumi.Input[str]
+
+
+def core_destinations(cfg: StackConfig) -> list[IPv4Network]:
+    """What admin and services reach through the core router, summarised by the bubble pool."""
+    s = cfg.settings
+    dests = [s.tiers.data, s.tiers.processing]
+    pool = s.bubble_pool.cidr if s.bubble_pool else None
+    if pool is not None:
+        dests.append(pool)
+    dests += [b.cidr for b in cfg.bubbles if pool is None or not b.cidr.subnet_of(pool)]
+    return dests
+
+
+class Platform(pulumi.ComponentResource):
+    bastion_address: pulumi.Output[str]
+    network_ids: dict[str, pulumi.Output[str]]
+    bubbles: dict[str, Bubble]
+    inventory: pulumi.Output[dict[str, Any]]
+
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("hdh:platform:Platform", name, None, opts)
+        cfg, s = args.cfg, args.cfg.settings
+        child = pulumi.ResourceOptions(parent=self)
+        labels = Labels(stack=cfg.stack, classification=s.classification)
+        net = PlatformNetwork(
+            name,
+            NetworkArgs(
+                tiers={t: getattr(s.tiers, t) for t in TIERS},
+                labels=labels,
+                external_network_id=args.external_network_id,
+                admin_cidrs=list(s.admin_cidrs),
+                core_destinations=core_destinations(cfg),
+                proxy_port=s.proxy_port,
+            ),
+            opts=child,
+        )
+        keypair = openstack.compute.Keypair(
+            f"{name}-deploy-key", public_key=s.ssh_public_key, opts=child
+        )
+        template = HostTemplate(
+            image_id=args.image_id,
+            volume_type=cfg.volume_type,
+            boot_volume_size=s.boot_volume_size,
+            key_pair=keypair.name,
+            deploy_user=s.deploy_user,
+            public_key=s.ssh_public_key,
+        )
+        g = net.group_ids
+        hosts: list[tuple[Host, str, Labels]] = []
+
+        def host(host_name: str, role: str, tier: str, groups: list[str], **extra: Any) -> Host:
+            lab = labels.with_(tier=tier)
+            h = Host(
+                host_name,
+                HostArgs(
+                    role=role,
+                    labels=lab,
+                    flavor=cfg.flavor(role),  # type: ignore[arg-type]
+                    template=template,
+                    network_id=net.network_ids[tier],
+                    subnet_id=net.subnet_ids[tier],
+                    security_group_ids=[g[k] for k in groups],
+                    **extra,
+                ),
+                opts=child,
+            )
+            hosts.append((h, role, lab))
+            return h
+
+        bastion = host(f"{name}-bastion", "bastion", "admin", ["bastion", "proxy-clients"])
+        fip = openstack.networking.FloatingIp(
+            f"{name}-bastion-fip",
+            pool=cfg.profile.external_network,
+            description="bastion: the platform's only public address",
+            tags=labels.with_(tier="admin").as_tags(),
+            opts=child,
+        )
+        openstack.networking.FloatingIpAssociate(
+            f"{name}-bastion-fip-assoc",
+            floating_ip=fip.address,
+            port_id=bastion.port_id,
+            opts=child,
+        )
+
+        def anti_affinity(role: str, count: int) -> pulumi.Output[str] | None:
+            if count < 2:
+                return None
+            grp = openstack.compute.ServerGroup(
+                f"{name}-{role}-group", policies="anti-affinity", opts=child
+            )
+            return grp.id
+
+        services_group = anti_affinity("services", s.services_count)
+        for i in range(s.services_count):
+            host(
+                f"{name}-services{i}",
+                "services",
+                "services",
+                ["services", "managed"],
+                server_group_id=services_group,
+            )
+
+        if s.data_hosts:
+            store = EncryptedStore(
+                f"{name}-data-store",
+                StoreArgs(
+                    labels=labels.with_(tier="data"),
+                    volume_size=s.data_volume_size,
+                    volume_type=cfg.volume_type,
+                    container_name=f"hdh-{cfg.stack}-data",
+                    versioning=cfg.profile.object_storage.versioning,
+                ),
+                opts=child,
+            )
+            data_group = anti_affinity("data", s.data_hosts)
+            for i in range(s.data_hosts):
+                host(
+                    f"{name}-data{i}",
+                    "data",
+                    "data",
+                    ["data", "managed", "proxy-clients"],
+                    server_group_id=data_group,
+                    extra_volume_ids=[store.volume_id] if i == 0 else [],
+                )
+
+        self.bubbles = {}
+        for b in cfg.bubbles:
+            lab = labels.with_(tier="bubble", bubble=b.name, classification=b.classification)
+            self.bubbles[b.name] = Bubble(
+                f"bubble-{b.name}",
+                BubbleArgs(
+                    cidr=b.cidr,
+                    labels=lab,
+                    core_router_id=net.core_router_id,
+                    managed_group_id=g["managed"],
+                    proxy_clients_group_id=g["proxy-clients"],
+                    workspaces=b.workspaces,
+                    volume_size=b.volume_size,
+                    volume_type=cfg.volume_type,
+                    container_name=f"hdh-{cfg.stack}-bubble-{b.name}",
+                    versioning=cfg.profile.object_storage.versioning,
+                    template=template,
+                    workspace_flavor=cfg.flavor("workspace"),
+                ),
+                opts=child,
+            )
+
+        self.bastion_address = fip.address
+        self.network_ids = net.network_ids
+        self.inventory = _inventory(fip.address, s.deploy_user, hosts, self.bubbles)
+        self.register_outputs(
+            {
+                "bastion_address": fip.address,
+                "network_ids": net.network_ids,
+                "inventory": self.inventory,
+            }
+        )
+
+
+def _inventory(
+    bastion: pulumi.Output[str],
+    user: str,
+    hosts: list[tuple[Host, str, Labels]],
+    bubbles: dict[str, Bubble],
+) -> pulumi.Output[dict[str, Any]]:
+    """Hosts for hardening: address, role, tier, bubble; the bastion is the SSH jump host."""
+    entries: list[pulumi.Output[dict[str, str]]] = [
+        h.address.apply(functools.partial(_entry, h.host_name, role, lab.tier, lab.bubble))
+        for h, role, lab in hosts
+    ]
+    for bubble_name, b in bubbles.items():
+        for i, address in enumerate(b.workspace_outputs):
+            entries.append(
+                address.apply(
+                    functools.partial(
+                        _entry, f"bubble-{bubble_name}-ws{i}", "workspace", "bubble", bubble_name
+                    )
+                )
+            )
+    return pulumi.Output.all(bastion, *entries).apply(
+        lambda v: {"bastion": {"address": v[0], "user": user}, "hosts": list(v[1:])}
+    )
+
+
+def _entry(name: str, role: str, tier: str, bubble: str, address: str) -> dict[str, str]:
+    return {"name": name, "address": address, "role": role, "tier": tier, "bubble": bubble}

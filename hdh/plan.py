@@ -1,0 +1,239 @@
+"""Credential-free plan: the real program under Pulumi's mock runtime, every resource recorded."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import resource as resource_runtime
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.proto import resource_pb2, source_pb2
+from pulumi.runtime.stack import wait_for_rpcs
+from pulumi.runtime.sync_await import _sync_await
+
+from components.config import StackConfig, build, project_defaults, read_stack_file, shown
+from components.config import stack_path as default_stack_path
+
+log = logging.getLogger(__name__)
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+PLAN_FORMAT = "hdh-plan/v1"
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    provider: str  # "<provider urn>::<id>", as in a stack export
+    custom: bool
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Plan:
+    stack: str
+    profile: str
+    region: str
+    resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def by_type(self) -> Counter[str]:
+        return Counter(r.type for r in self.resources)
+
+    def by_tier(self) -> Counter[str]:
+        tiers = _tiers(self.resources)
+        return Counter(tiers[r.urn] for r in self.resources if r.custom)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": PLAN_FORMAT,
+            "stack": self.stack,
+            "project": "hdh",
+            "profile": self.profile,
+            "region": self.region,
+            "summary": {
+                "resources": len(self.resources),
+                "custom": sum(r.custom for r in self.resources),
+                "byType": dict(sorted(self.by_type().items())),
+                "byTier": dict(sorted(self.by_tier().items())),
+                "seconds": round(self.seconds, 3),
+            },
+            "resources": [asdict(r) for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+
+def _tiers(resources: list[PlannedResource]) -> dict[str, str]:
+    """A resource's tier: its own tier tag/metadata, else its parent's, else 'platform'."""
+    out: dict[str, str] = {}
+    for r in resources:  # registration order: a parent always comes before its children
+        tier = _own_tier(r.inputs)
+        out[r.urn] = tier or out.get(r.parent, "platform")
+    return out
+
+
+def _own_tier(inputs: Mapping[str, Any]) -> str:
+    meta = inputs.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("tier"), str):
+        return meta["tier"]
+    for tag in inputs.get("tags") or []:
+        if isinstance(tag, str) and tag.startswith("tier="):
+            return tag[5:]
+    return ""
+
+
+def _redact(value: Any) -> Any:
+    """Secrets as a stack export shows them (a ciphertext object), never their plaintext."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return {SECRET_SIG: SECRET_VALUE, "ciphertext": "[secret: not recorded by plan]"}
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+class PlanMocks(Mocks):
+    """Thin mocks: outputs are the inputs plus a generated id; lookups answered from the profile."""
+
+    def __init__(self, cfg: StackConfig) -> None:
+        self.cfg = cfg
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        return self.resource_id(args.typ, args.name), dict(args.inputs)
+
+    def resource_id(self, typ: str, name: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hdh:{self.cfg.stack}:{typ}:{name}"))
+
+    def call(self, args: MockCallArgs) -> dict[Any, Any]:  # type: ignore[override]
+        tok, a = args.token, args.args
+        if tok == "openstack:images/getImage:getImage":
+            name = a.get("name")
+            return {"id": self._id("image", name), "name": name}
+        if tok == "openstack:networking/getNetwork:getNetwork":
+            name = a.get("name")
+            return {"id": self._id("network", name), "name": name, "external": True}
+        raise NotImplementedError(f"the plan has no answer for the lookup {tok}")
+
+    def _id(self, kind: str, name: Any) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hdh:{self.cfg.profile.name}:{kind}:{name}"))
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that records each registration as the engine would receive it.
+
+    Outputs are the inputs as sent (no decode/encode round trip: that halves the cost of a
+    large plan), custom resources get a deterministic id, and URNs follow the engine's rule
+    (parent's qualified type chain, the root stack's type left out).
+    """
+
+    def __init__(self, mocks: PlanMocks, on_resource: Callable[[int], None] | None = None):
+        super().__init__(mocks)
+        self.recorded: list[PlannedResource] = []
+        self._raw: list[Any] = []
+        self._mocks = mocks
+        self._on_resource = on_resource
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                qualified = f"{parent_type}${type_}"
+        return f"urn:pulumi:{self._mocks.cfg.stack}::hdh::{qualified}::{name}"
+
+    def RegisterResource(self, request: Any) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        rid = self._mocks.resource_id(request.type, request.name) if request.custom else ""
+        self.recorded.append(
+            PlannedResource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                provider=request.provider,
+                custom=bool(request.custom),
+                inputs={},
+            )
+        )
+        self._raw.append(request.object)
+        if self._on_resource:
+            self._on_resource(len(self.recorded))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=request.object)
+
+    def finish(self) -> list[PlannedResource]:
+        """Decode the recorded inputs (camelCase, secrets redacted), once, at the end."""
+        for res, obj in zip(self.recorded, self._raw, strict=True):
+            res.inputs = _redact(json_format.MessageToDict(obj, preserving_proto_field_name=True))
+        self._raw.clear()
+        return self.recorded
+
+
+def _skip_source_positions() -> None:
+    """Register without capturing a Python stack trace per resource.
+
+    The SDK walks the stack (with a stat per frame) so the engine can show where a resource was
+    declared; the plan never shows it and it is ~15 % of a 250-bubble plan. Only the plan's
+    process is changed: `pulumi up` keeps the SDK's behaviour.
+    """
+    resource_runtime._get_stack_trace = source_pb2.StackTrace
+
+
+def load_raw(
+    stack: str, overrides: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], set[str]]:
+    raw, secrets = read_stack_file(stack)
+    return {**project_defaults(), **raw, **(overrides or {})}, secrets
+
+
+def plan_stack(
+    stack: str,
+    overrides: Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Plan:
+    """Check the stack's config (raises ConfigErrors, nothing registered), then run the program."""
+    raw, secrets = load_raw(stack, overrides)
+    cfg = build(raw, stack, shown(default_stack_path(stack)), secrets)
+    # A fresh context: the Pulumi runtime keeps its root resource and config in context vars.
+    return contextvars.Context().run(_run, cfg, raw, secrets, progress)
+
+
+def _run(
+    cfg: StackConfig,
+    raw: dict[str, str],
+    secrets: set[str],
+    progress: Callable[[int], None] | None,
+) -> Plan:
+    from hdh.program import run  # the very program `pulumi up` runs
+
+    start = time.perf_counter()
+    _skip_source_positions()
+    mocks = PlanMocks(cfg)
+    monitor = RecordingMonitor(mocks, progress)
+    pulumi.runtime.set_mocks(mocks, project="hdh", stack=cfg.stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(raw, sorted(secrets))
+    run()
+    _sync_await(wait_for_rpcs())
+    plan = Plan(stack=cfg.stack, profile=cfg.profile.name, region=cfg.region)
+    plan.resources = monitor.finish()
+    root = pulumi.runtime.get_root_resource()
+    outputs = getattr(root, "outputs", {}) or {}
+    plan.outputs = {
+        k: _sync_await(pulumi.Output.from_input(v).future()) for k, v in outputs.items()
+    }
+    plan.seconds = time.perf_counter() - start
+    log.debug("planned %d resources in %.2f s", len(plan.resources), plan.seconds)
+    return plan
