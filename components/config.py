@@ -358,7 +358,8 @@ def _check_overlaps(s: Settings, bubbles: list[ResolvedBubble], path: str) -> It
             tier = getattr(s.tiers, t)
             if tier.overlaps(s.bubble_pool.cidr):
                 yield ConfigError(path, "hdh:bubblePool.cidr", f"overlaps {t} tier {tier}")
-    spans.sort(key=lambda x: (int(x[0].network_address), -x[0].prefixlen))
+    # Widest first at equal start, so the narrower (more specific) entry is the one blamed.
+    spans.sort(key=lambda x: (int(x[0].network_address), x[0].prefixlen))
     widest: tuple[IPv4Network, str, str] | None = None
     for span in spans:
         if widest is not None and span[0].overlaps(widest[0]):

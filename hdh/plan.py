@@ -9,6 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -193,9 +194,9 @@ def _skip_source_positions() -> None:
 
 
 def load_raw(
-    stack: str, overrides: Mapping[str, str] | None = None
+    stack: str, overrides: Mapping[str, str] | None = None, path: Path | None = None
 ) -> tuple[dict[str, str], set[str]]:
-    raw, secrets = read_stack_file(stack)
+    raw, secrets = read_stack_file(stack, path)
     return {**project_defaults(), **raw, **(overrides or {})}, secrets
 
 
@@ -203,10 +204,14 @@ def plan_stack(
     stack: str,
     overrides: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    path: Path | None = None,
 ) -> Plan:
-    """Check the stack's config (raises ConfigErrors, nothing registered), then run the program."""
-    raw, secrets = load_raw(stack, overrides)
-    cfg = build(raw, stack, shown(default_stack_path(stack)), secrets)
+    """Check the stack's config (raises ConfigErrors, nothing registered), then run the program.
+
+    `path` reads the stack's config from another file than stacks/Pulumi.<stack>.yaml.
+    """
+    raw, secrets = load_raw(stack, overrides, path)
+    cfg = build(raw, stack, shown(path or default_stack_path(stack)), secrets)
     # A fresh context: the Pulumi runtime keeps its root resource and config in context vars.
     return contextvars.Context().run(_run, cfg, raw, secrets, progress)
 

@@ -21,6 +21,12 @@ def add_parser(sub: Any) -> None:
         "resource it registers, print a summary and optionally write JSON.",
     )
     p.add_argument("--stack", required=True, help=f"stack name ({', '.join(available_stacks())})")
+    p.add_argument(
+        "--stack-file",
+        type=Path,
+        metavar="FILE",
+        help="read the stack's config from FILE instead of stacks/Pulumi.<stack>.yaml",
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON ('-': stdout)")
     p.add_argument("--tree", action="store_true", help="print the resource tree")
     p.set_defaults(run=run)
@@ -38,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             )
 
     print(f"plan: stack {args.stack}: checking config and running the program", file=sys.stderr)
-    plan = plan_stack(args.stack, progress=progress)
+    plan = plan_stack(args.stack, progress=progress, path=args.stack_file)
     print(f"plan: {len(plan.resources)} resources in {plan.seconds:.1f} s", file=sys.stderr)
     out = sys.stdout
     if args.json is not None and str(args.json) == "-":
