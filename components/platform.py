@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
@@ -189,23 +188,22 @@ def _inventory(
     bubbles: dict[str, Bubble],
 ) -> pulumi.Output[dict[str, Any]]:
     """Hosts for hardening: address, role, tier, bubble; the bastion is the SSH jump host."""
-    entries: list[pulumi.Output[dict[str, str]]] = [
-        h.address.apply(functools.partial(_entry, h.host_name, role, lab.tier, lab.bubble))
-        for h, role, lab in hosts
+    rows: list[tuple[str, str, str, str]] = [
+        (h.host_name, role, lab.tier, lab.bubble) for h, role, lab in hosts
     ]
+    addresses: list[pulumi.Output[str]] = [h.address for h, _, _ in hosts]
     for bubble_name, b in bubbles.items():
         for i, address in enumerate(b.workspace_outputs):
-            entries.append(
-                address.apply(
-                    functools.partial(
-                        _entry, f"bubble-{bubble_name}-ws{i}", "workspace", "bubble", bubble_name
-                    )
-                )
-            )
-    return pulumi.Output.all(bastion, *entries).apply(
-        lambda v: {"bastion": {"address": v[0], "user": user}, "hosts": list(v[1:])}
+            rows.append((f"bubble-{bubble_name}-ws{i}", "workspace", "bubble", bubble_name))
+            addresses.append(address)
+    # One Output over every address rather than one per host: a plan of 250 bubbles
+    # registers ~4000 resources and each extra Output costs.
+    return pulumi.Output.all(bastion, *addresses).apply(
+        lambda v: {
+            "bastion": {"address": v[0], "user": user},
+            "hosts": [
+                {"name": n, "address": a, "role": r, "tier": t, "bubble": b}
+                for (n, r, t, b), a in zip(rows, v[1:], strict=True)
+            ],
+        }
     )
-
-
-def _entry(name: str, role: str, tier: str, bubble: str, address: str) -> dict[str, str]:
-    return {"name": name, "address": address, "role": role, "tier": tier, "bubble": bubble}
