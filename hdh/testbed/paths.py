@@ -1,0 +1,38 @@
+"""Where the testbed keeps its image cache and its run state (both outside the clone)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def cache_root() -> Path:
+    """`$HDH_CACHE`, or `~/.cache/hdh-platform/testbed`: images, keys, SCAP content."""
+    env = os.environ.get("HDH_CACHE")
+    root = Path(env) if env else Path.home() / ".cache" / "hdh-platform" / "testbed"
+    return root.expanduser().resolve()
+
+
+def images_dir() -> Path:
+    return cache_root() / "images"
+
+
+def state_dir() -> Path:
+    """Run state of the hosts that are up: PIDs, overlays, sockets, inventory, ssh config."""
+    env = os.environ.get("HDH_TESTBED_STATE")
+    return Path(env).resolve() if env else cache_root() / "run"
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) for the duration of the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

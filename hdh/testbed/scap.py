@@ -1,0 +1,312 @@
+"""The external judge: OpenSCAP with SSG's Debian 12 data stream (ANSSI BP-028 profiles)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hdh.testbed.paths import cache_root, locked
+from hdh.testbed.proc import TestbedError, ensure_host_tools, run
+from hdh.testbed.state import SSH_OPTIONS, TestHost
+
+log = logging.getLogger(__name__)
+
+PROFILE_PREFIX = "xccdf_org.ssgproject.content_profile_"
+INTERMEDIARY = PROFILE_PREFIX + "anssi_bp28_intermediary"
+ENHANCED = PROFILE_PREFIX + "anssi_bp28_enhanced"
+# Only trixie's ssg-debian ships Debian 12 content (bookworm's 0.1.65 stops at Debian 11).
+SSG_SOURCE = "deb http://deb.debian.org/debian trixie main"
+SSG_PACKAGE = "ssg-debian"
+DATASTREAM = "usr/share/xml/scap/ssg/content/ssg-debian12-ds.xml"
+RULE_PREFIX = "xccdf_org.ssgproject.content_rule_"
+ANSSI_HREF = re.compile(r"(cyber|ssi)\.gouv\.fr")
+XCCDF = "{http://checklists.nist.gov/xccdf/1.2}"
+RESULTS = ("pass", "fail", "notapplicable", "notchecked", "error", "unknown", "informational")
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule's verdict on a host, with the ANSSI BP-028 R-numbers SSG maps it to."""
+
+    rule: str  # short id, without RULE_PREFIX
+    result: str  # pass, fail, notapplicable, notchecked, error, unknown, informational, fixed
+    severity: str
+    title: str
+    anssi: tuple[str, ...]
+
+
+@dataclass
+class ScanResult:
+    """A profile evaluated on one host: XCCDF default score, counts per result, every rule."""
+
+    host: str
+    kind: str
+    profile: str
+    score: float
+    score_max: float
+    rules: list[RuleResult] = field(default_factory=list)
+    seconds: float = 0.0
+    arf: Path | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Results per kind, every kind present (zero if none); `notselected` rules excluded."""
+        got = Counter(r.result for r in self.rules)
+        return {k: got.get(k, 0) for k in (*RESULTS, *sorted(set(got) - set(RESULTS)))}
+
+    def failed(self) -> list[RuleResult]:
+        return [r for r in self.rules if r.result in ("fail", "error")]
+
+    def summary(self) -> str:
+        c = self.counts
+        return (
+            f"{self.host} ({self.kind}) {short_profile(self.profile)}: score "
+            f"{self.score:.2f}/{self.score_max:.0f}, {c['pass']} pass, {c['fail']} fail, "
+            f"{c['notapplicable']} notapplicable, {c['notchecked']} notchecked, "
+            f"{c['error']} error ({self.seconds:.0f} s)"
+        )
+
+
+def short_profile(profile: str) -> str:
+    return profile.removeprefix(PROFILE_PREFIX)
+
+
+def full_profile(profile: str) -> str:
+    """Accept `anssi_bp28_intermediary` as well as the full XCCDF profile id."""
+    return profile if profile.startswith("xccdf_") else PROFILE_PREFIX + profile
+
+
+def ssg_dir() -> Path:
+    return cache_root() / "ssg"
+
+
+def ensure_datastream() -> Path:
+    """SSG's Debian 12 data stream from trixie's ssg-debian, fetched once into the cache.
+
+    The system's apt sources are left alone: apt gets its own sources list, lists and cache dirs.
+    """
+    base = ssg_dir()
+    ds = base / "content" / DATASTREAM
+    if ds.exists():
+        return ds
+    with locked(base / "lock"):
+        if ds.exists():
+            return ds
+        t0 = time.monotonic()
+        apt = base / "apt"
+        for sub in ("lists/partial", "cache/archives/partial", "parts"):
+            (apt / sub).mkdir(parents=True, exist_ok=True)
+        (apt / "sources.list").write_text(SSG_SOURCE + "\n")
+        opts = [
+            "-q",
+            "-o", f"Dir::Etc::sourcelist={apt / 'sources.list'}",
+            "-o", f"Dir::Etc::sourceparts={apt / 'parts'}",  # empty: no system sources
+            "-o", f"Dir::State::Lists={apt / 'lists'}",
+            "-o", f"Dir::Cache={apt / 'cache'}",
+            "-o", "Acquire::Languages=none",
+            "-o", "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false",
+            "-o", "APT::Sandbox::User=root",
+        ]  # fmt: skip
+        run(["apt-get", *opts, "update"], host="localhost", step="ssg apt-get update", timeout=600)
+        dl = Path(tempfile.mkdtemp(prefix="dl-", dir=base))
+        try:
+            proc = subprocess.run(
+                ["apt-get", *opts, "download", SSG_PACKAGE],
+                cwd=dl,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            debs = sorted(dl.glob(f"{SSG_PACKAGE}_*.deb"))
+            if proc.returncode != 0 or not debs:
+                raise TestbedError("localhost", "ssg download", proc.stderr.strip()[-500:])
+            staging = base / "content.tmp"
+            shutil.rmtree(staging, ignore_errors=True)
+            run(["dpkg", "-x", debs[0], staging], host="localhost", step="ssg unpack")
+            (staging / "PACKAGE").write_text(debs[0].name + "\n")
+            shutil.rmtree(base / "content", ignore_errors=True)
+            staging.rename(base / "content")
+        finally:
+            shutil.rmtree(dl, ignore_errors=True)
+        log.info("ssg: %s in %.0f s", ssg_version(), time.monotonic() - t0)
+    return ds
+
+
+def ssg_version() -> str:
+    """The cached ssg-debian package file name (its version), or '' if not fetched yet."""
+    path = ssg_dir() / "content" / "PACKAGE"
+    return path.read_text().strip() if path.exists() else ""
+
+
+def scan(
+    host: TestHost, profile: str = INTERMEDIARY, out_dir: Path | None = None, timeout: float = 3600
+) -> ScanResult:
+    """Evaluate `profile` on `host` with oscap-ssh (`--sudo`) and parse the ARF it brings back."""
+    profile = full_profile(profile)
+    ensure_host_tools()
+    ds = ensure_datastream()
+    out = out_dir or (cache_root() / "scans")
+    out.mkdir(parents=True, exist_ok=True)
+    arf = out / f"{host.name}-{short_profile(profile)}-{time.strftime('%Y%m%dT%H%M%S')}.arf.xml"
+    env = {
+        **os.environ,
+        "SSH_ADDITIONAL_OPTIONS": " ".join([*SSH_OPTIONS, "-i", str(host.key_path)]),
+    }
+    argv = [
+        "oscap-ssh", "--sudo", f"{host.user}@{host.host}", str(host.port),
+        "xccdf", "eval", "--profile", profile, "--results-arf", str(arf), str(ds),
+    ]  # fmt: skip
+    log.info("%s: oscap scan %s", host.name, short_profile(profile))
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TestbedError(host.name, "oscap scan", f"timed out after {timeout:.0f} s") from exc
+    seconds = time.monotonic() - t0
+    # oscap: 0 = every rule passed, 2 = some failed; anything else is an evaluation error.
+    if proc.returncode not in (0, 2) or not arf.exists():
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-10:])
+        raise TestbedError(host.name, "oscap scan", f"oscap-ssh exited {proc.returncode}: {tail}")
+    result = parse_results(arf, host=host.name, kind=host.kind)
+    result.seconds = seconds
+    log.info("%s", result.summary())
+    return result
+
+
+def parse_results(
+    path: Path, host: str = "", kind: str = "", datastream: Path | None = None
+) -> ScanResult:
+    """Parse an ARF or XCCDF results file: the TestResult, plus titles and ANSSI references
+    of the rules from the Benchmark in the same file (or from `datastream` if it has none)."""
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise TestbedError(host or str(path), "parse results", str(exc)) from exc
+    rules = _rule_meta(root)
+    if not rules and datastream is not None:
+        rules = _rule_meta(ET.parse(datastream).getroot())
+    tests = list(root.iter(f"{XCCDF}TestResult"))
+    if not tests:
+        raise TestbedError(host or str(path), "parse results", "no XCCDF TestResult in file")
+    test = tests[-1]
+    profile_el = test.find(f"{XCCDF}profile")
+    score_el = next(
+        (s for s in test.findall(f"{XCCDF}score") if "default" in s.get("system", "")),
+        test.find(f"{XCCDF}score"),
+    )
+    out = ScanResult(
+        host=host or _target(test),
+        kind=kind,
+        profile=profile_el.get("idref", "") if profile_el is not None else "",
+        score=float(score_el.text or 0) if score_el is not None else 0.0,
+        score_max=float(score_el.get("maximum", 100)) if score_el is not None else 100.0,
+        arf=path,
+    )
+    for rr in test.iter(f"{XCCDF}rule-result"):
+        verdict = (rr.findtext(f"{XCCDF}result") or "").strip()
+        if verdict == "notselected":
+            continue
+        rid = rr.get("idref", "")
+        title, severity, anssi = rules.get(rid, ("", rr.get("severity", "unknown"), ()))
+        out.rules.append(
+            RuleResult(
+                rule=rid.removeprefix(RULE_PREFIX),
+                result=verdict,
+                severity=rr.get("severity", severity),
+                title=title,
+                anssi=anssi,
+            )
+        )
+    return out
+
+
+def _target(test: ET.Element) -> str:
+    return (test.findtext(f"{XCCDF}target") or "").strip()
+
+
+def _rule_meta(root: ET.Element) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """rule id -> (title, severity, ANSSI R-numbers sorted by number)."""
+    meta = {}
+    for rule in root.iter(f"{XCCDF}Rule"):
+        refs = {
+            (ref.text or "").strip()
+            for ref in rule.findall(f"{XCCDF}reference")
+            if ANSSI_HREF.search(ref.get("href", ""))
+        }
+        anssi = tuple(sorted((r for r in refs if r), key=lambda r: (len(r), r)))
+        title = (rule.findtext(f"{XCCDF}title") or "").strip()
+        meta[rule.get("id", "")] = (title, rule.get("severity", "unknown"), anssi)
+    return meta
+
+
+def generate_ssg_fix(profile: str = INTERMEDIARY) -> Path:
+    """SSG's own bash remediation for `profile` (`oscap xccdf generate fix`), cached."""
+    profile = full_profile(profile)
+    ds = ensure_datastream()
+    dest = ssg_dir() / "fixes" / f"{short_profile(profile)}.sh"
+    if dest.exists() and dest.stat().st_mtime >= ds.stat().st_mtime:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    run(
+        ["oscap", "xccdf", "generate", "fix", "--fix-type", "bash", "--profile", profile,
+         "--output", tmp, ds],
+        host="localhost",
+        step="ssg generate fix",
+        timeout=600,
+    )  # fmt: skip
+    tmp.replace(dest)
+    return dest
+
+
+@dataclass(frozen=True)
+class FixRun:
+    """SSG's remediation applied to a host: exit code, duration, and where its output went."""
+
+    host: str
+    script: Path
+    returncode: int
+    seconds: float
+    log: Path
+
+
+def apply_ssg_fix(host: TestHost, script: Path, timeout: float = 3600) -> FixRun:
+    """Copy SSG's remediation script to `host` and run it with sudo (the comparison baseline).
+
+    The script carries on past rules it cannot fix (no package download on the testbed, kernel
+    settings in a container); its exit code is recorded, not treated as an error.
+    """
+    remote = "/var/tmp/hdh-ssg-fix.sh"
+    logf = script.with_name(f"{host.name}-{script.stem}.log")
+    base = host.ssh_argv()
+    run([*base, f"cat > {remote}"], host=host.name, step="copy ssg fix", input=script.read_text())
+    log.info("%s: applying SSG remediation %s", host.name, script.name)
+    t0 = time.monotonic()
+    with open(logf, "w") as out:
+        try:
+            proc = subprocess.run(
+                [*base, f"sudo -n bash {remote}; rc=$?; sudo -n rm -f {remote}; exit $rc"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise TestbedError(host.name, "ssg fix", f"timed out after {timeout:.0f} s") from exc
+    if proc.returncode == 255:
+        raise TestbedError(host.name, "ssg fix", f"ssh failed (see {logf})")
+    seconds = time.monotonic() - t0
+    log.info("%s: SSG remediation exited %d in %.0f s", host.name, proc.returncode, seconds)
+    return FixRun(host.name, script, proc.returncode, seconds, logf)
