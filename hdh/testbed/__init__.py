@@ -1,13 +1,12 @@
 """The testbed: real Debian 12 hosts (nspawn containers, one QEMU VM) reached over SSH."""
 
-from hdh.testbed.hosts import VM_NAME, container_name, down, status, up
+from hdh.testbed.hosts import container_name, down, prefix, status, up, vm_name
 from hdh.testbed.image import Image, ensure_image, image_hash, read_packages
 from hdh.testbed.paths import cache_root, state_dir
 from hdh.testbed.proc import TestbedError
 from hdh.testbed.state import TestHost, inventory_path, ssh_config_path
 
 __all__ = [
-    "VM_NAME",
     "Image",
     "TestHost",
     "TestbedError",
@@ -17,9 +16,11 @@ __all__ = [
     "ensure_image",
     "image_hash",
     "inventory_path",
+    "prefix",
     "read_packages",
     "ssh_config_path",
     "state_dir",
     "status",
     "up",
+    "vm_name",
 ]

@@ -20,35 +20,45 @@ from hdh.testbed.state import HostState, Proc, TestHost
 
 log = logging.getLogger(__name__)
 
-PREFIX = "hdh-tb"
-VM_NAME = f"{PREFIX}-vm"
 CONTAINER_SSH_TIMEOUT = 180.0
 VM_SSH_TIMEOUT = 900.0  # ~60 s alone; software emulation slows down a lot beside busy tiers
 VM_MEMORY_MIB = 1024
 
 
+def prefix() -> str:
+    """Name prefix of hosts and namespaces (`$HDH_TESTBED_NAME`): two testbeds can coexist."""
+    return os.environ.get("HDH_TESTBED_NAME", "hdh-tb")
+
+
 def container_name(i: int) -> str:
-    return f"{PREFIX}-c{i}"
+    return f"{prefix()}-c{i}"
+
+
+def vm_name() -> str:
+    return f"{prefix()}-vm"
 
 
 def up(containers: int = 1, vm: bool = False) -> list[TestHost]:
     """Bring up containers c1..cN (and the VM): hosts already up are left alone. Idempotent."""
     if containers < 0:
         raise TestbedError("testbed", "up", f"--containers must be >= 0, not {containers}")
-    wanted = [container_name(i) for i in range(1, containers + 1)] + ([VM_NAME] if vm else [])
+    vm_host = vm_name()
+    wanted = [container_name(i) for i in range(1, containers + 1)] + ([vm_host] if vm else [])
     with locked(state_dir() / "lock"):
         hosts = state.load()
         _forget_dead(hosts)
         missing = [n for n in wanted if n not in hosts]
-        if missing:
+        if not missing:
+            log.info("all %d hosts already up", len(wanted))
+        else:
             image = ensure_image()
             started: list[HostState] = []
             try:
                 for name in missing:  # the VM first: it is by far the slowest to boot
-                    if name == VM_NAME:
+                    if name == vm_host:
                         started.append(_start_vm(image, hosts))
                 for name in missing:
-                    if name != VM_NAME:
+                    if name != vm_host:
                         started.append(_start_container(image, name, hosts))
             finally:
                 state.save(hosts)
@@ -167,7 +177,7 @@ def _wait_veth(name: str, timeout: float = 30.0) -> str:
 
 def _start_vm(image: Image, hosts: dict[str, HostState]) -> HostState:
     sdir = state_dir()
-    name = VM_NAME
+    name = vm_name()
     overlay = sdir / f"{name}.qcow2"
     h = HostState(
         name=name,

@@ -23,7 +23,10 @@ def images_dir() -> Path:
 def state_dir() -> Path:
     """Run state of the hosts that are up: PIDs, overlays, sockets, inventory, ssh config."""
     env = os.environ.get("HDH_TESTBED_STATE")
-    return Path(env).resolve() if env else cache_root() / "run"
+    if env:
+        return Path(env).resolve()
+    name = os.environ.get("HDH_TESTBED_NAME", "hdh-tb")  # a second testbed keeps its own state
+    return cache_root() / ("run" if name == "hdh-tb" else f"run-{name}")
 
 
 @contextlib.contextmanager

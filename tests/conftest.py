@@ -1,0 +1,3 @@
+"""Fixtures shared across test directories."""
+
+pytest_plugins = ["tests.testbed.fixtures"]

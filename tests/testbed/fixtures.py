@@ -1,0 +1,81 @@
+"""Shared pytest fixtures for tests on the testbed (registered in tests/conftest.py).
+
+Session-scoped: the image is built (or found in the cache) and the hosts booted once per run.
+    testbed_containers  -> list[TestHost], containers hdh-tb-c1..cN (N = $HDH_TESTBED_CONTAINERS, 2)
+    testbed_vm          -> TestHost, the QEMU VM hdh-tb-vm (kernel tier: sysctls, modules, auditd)
+    testbed_hosts       -> list[TestHost], all of the above
+    testbed_inventory   -> Path of the pyinfra inventory (groups `containers`, `vms`)
+    testbed_ssh_config  -> Path of the ssh config (`pytest --hosts=ssh://hdh-tb-c1 --ssh-config=`)
+    ssh_run             -> callable(host, command) -> CompletedProcess, over SSH like any client
+At the end of the session the testbed is taken down if the session brought it up (CI leaves
+nothing behind); hosts that were already up (`scripts/testbed up`) are left up. HDH_TESTBED_KEEP=1
+always keeps them, HDH_TESTBED_KEEP=0 always takes them down.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hdh import testbed
+from hdh.testbed import TestHost
+
+SshRun = Callable[[TestHost, str], "subprocess.CompletedProcess[str]"]
+
+
+def _containers() -> int:
+    return int(os.environ.get("HDH_TESTBED_CONTAINERS", "2"))
+
+
+@pytest.fixture(scope="session")
+def testbed_session() -> Iterator[None]:
+    """Brings nothing up by itself; decides at the end whether to take the testbed down."""
+    if os.geteuid() != 0:
+        pytest.skip("the testbed needs root (network namespaces, nspawn)")
+    was_up = bool(testbed.status())
+    yield
+    keep = os.environ.get("HDH_TESTBED_KEEP", "")
+    if keep == "0" or (keep != "1" and not was_up):
+        testbed.down()
+
+
+@pytest.fixture(scope="session")
+def testbed_containers(testbed_session: None) -> list[TestHost]:
+    hosts = testbed.up(containers=_containers(), vm=False)
+    return [h for h in hosts if h.kind == "container"]
+
+
+@pytest.fixture(scope="session")
+def testbed_vm(testbed_session: None, testbed_containers: list[TestHost]) -> TestHost:
+    # Containers first (seconds), then the VM (~1 min): `up` leaves running hosts alone.
+    hosts = testbed.up(containers=_containers(), vm=True)
+    return next(h for h in hosts if h.kind == "vm")
+
+
+@pytest.fixture(scope="session")
+def testbed_hosts(testbed_containers: list[TestHost], testbed_vm: TestHost) -> list[TestHost]:
+    return [*testbed_containers, testbed_vm]
+
+
+@pytest.fixture(scope="session")
+def testbed_inventory(testbed_containers: list[TestHost]) -> Path:
+    return testbed.inventory_path()
+
+
+@pytest.fixture(scope="session")
+def testbed_ssh_config(testbed_containers: list[TestHost]) -> Path:
+    return testbed.ssh_config_path()
+
+
+@pytest.fixture(scope="session")
+def ssh_run() -> SshRun:
+    def _run(host: TestHost, command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            host.ssh_argv(command), capture_output=True, text=True, timeout=300, check=False
+        )
+
+    return _run
