@@ -1,0 +1,130 @@
+"""Accounts, PAM and password policy: ANSSI BP-028 R31, R32, R33, R34, R36, R68."""
+
+from __future__ import annotations
+
+from pyinfra.api import deploy
+from pyinfra.operations import files
+
+from hardening import ops
+from hardening.common import by_control, settings
+
+PWQUALITY = "/etc/security/pwquality.conf"
+FAILLOCK = "/etc/security/faillock.conf"
+LOGIN_DEFS = "/etc/login.defs"
+PAM_CONFIGS = "/usr/share/pam-configs"
+# pam-auth-update profiles in the shape Debian's own packages use: `preauth` before pam_unix
+# (priority 1024), `authfail` after it (priority 0), and the account hook that resets counts.
+FAILLOCK_PROFILE = """Name: ANSSI R31: count failed logins and lock (pam_faillock authfail)
+Default: yes
+Priority: 0
+Auth-Type: Primary
+Auth:
+	[default=die]	pam_faillock.so authfail
+"""
+FAILLOCK_NOTIFY_PROFILE = """Name: ANSSI R31: refuse locked accounts (pam_faillock preauth)
+Default: yes
+Priority: 1024
+Auth-Type: Primary
+Auth:
+	requisite	pam_faillock.so preauth
+Account-Type: Primary
+Account:
+	required	pam_faillock.so
+"""
+
+
+def _kv(path: str, key: str, value: object, sep: str = " = ", name: str = "") -> None:
+    # Matches the key commented or not, so Debian's commented defaults are replaced in place.
+    files.line(
+        name=name,
+        path=path,
+        line=rf"^[#[:space:]]*{key}([[:space:]]|=|$)",
+        replace=f"{key}{sep}{value}",
+    )
+
+
+@deploy("Password policy and lockout (R31 R68)")
+def password_policy() -> None:
+    s = settings("accounts")
+    for key, setting in s.items():
+        if key.startswith("pwquality."):
+            opt = key.split(".", 1)[1]
+            _kv(PWQUALITY, opt, setting.value, name=f"{setting.control} pwquality {opt}")
+        elif key.startswith("faillock."):
+            opt = key.split(".", 1)[1]
+            _kv(FAILLOCK, opt, setting.value, name=f"{setting.control} faillock {opt}")
+    ops.validated_file(
+        name="R31 pam-auth-update profile hdh-faillock",
+        path=f"{PAM_CONFIGS}/hdh-faillock",
+        content=FAILLOCK_PROFILE,
+    )
+    ops.validated_file(
+        name="R31 pam-auth-update profile hdh-faillock-notify",
+        path=f"{PAM_CONFIGS}/hdh-faillock-notify",
+        content=FAILLOCK_NOTIFY_PROFILE,
+    )
+    ops.unless_present(
+        name="R31 pam_faillock enabled in common-auth",
+        path="/etc/pam.d/common-auth",
+        pattern="pam_faillock.so authfail",
+        command="DEBIAN_FRONTEND=noninteractive pam-auth-update --enable hdh-faillock "
+        "hdh-faillock-notify",
+    )
+    if "root.max_days" in s:
+        days = s["root.max_days"].value
+        ops.unless_present(
+            name=f"R31 root password maximum age {days} days",
+            path="/etc/shadow",
+            pattern=f"^root:[^:]*:[^:]*:[^:]*:{days}:",
+            command=f"chage -M {days} root",
+        )
+    for key, setting in s.items():
+        if key.startswith("login.defs."):
+            opt = key.split(".", 2)[2]
+            files.line(
+                name=f"{setting.control} login.defs {opt} {setting.value}",
+                path=LOGIN_DEFS,
+                line=rf"^{opt}[[:space:]]",
+                replace=f"{opt}\t\t{setting.value}",
+            )
+
+
+@deploy("Sessions and umask (R32 R36)")
+def sessions() -> None:
+    s = settings("accounts")
+    if "shell.tmout" in s:
+        tmout = s["shell.tmout"]
+        ops.validated_file(
+            name=f"{tmout.control} shell idle timeout TMOUT={tmout.value}",
+            path="/etc/profile.d/hdh-anssi-tmout.sh",
+            content=f"# ANSSI {tmout.control}\nTMOUT={tmout.value}\nreadonly TMOUT\nexport TMOUT\n",
+        )
+    if "logind.StopIdleSessionSec" in s:
+        idle = s["logind.StopIdleSessionSec"]
+        ops.validated_file(
+            name=f"{idle.control} logind stops idle sessions after {idle.value}s",
+            path="/etc/systemd/logind.conf.d/hdh-anssi.conf",
+            content=f"[Login]\nStopIdleSessionSec={idle.value}\n",
+            activate="systemctl try-reload-or-restart systemd-logind.service",
+        )
+    if "shell.umask" in s:
+        umask = s["shell.umask"]
+        ops.validated_file(
+            name=f"{umask.control} shell umask {umask.value}",
+            path="/etc/profile.d/hdh-anssi-umask.sh",
+            content=f"# ANSSI {umask.control}\numask {umask.value}\n",
+        )
+
+
+@deploy("Administration and service accounts (R33 R34)")
+def admin_accounts() -> None:
+    c = by_control("accounts")
+    if c.get("R33", {}).get("securetty.empty"):
+        ops.validated_file(
+            name="R33 no direct root login on consoles (empty /etc/securetty)",
+            path="/etc/securetty",
+            content="",
+            mode="0600",
+        )
+    if c.get("R34", {}).get("system_accounts.nologin"):
+        ops.system_accounts_nologin(name="R34 system accounts have no login shell")

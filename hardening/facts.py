@@ -1,0 +1,125 @@
+"""pyinfra facts the hardening deploys need beyond pyinfra's own (host kind, accounts, overrides)."""
+
+from __future__ import annotations
+
+from pyinfra.api import FactBase, QuoteString, StringCommand
+
+KIND_COMMAND = (
+    "if systemd-detect-virt --quiet --container; then echo container; "
+    "elif systemd-detect-virt --quiet --vm; then echo vm; else echo none; fi"
+)
+
+
+class HostKind(FactBase[str]):
+    """`container` (shares the host's kernel), `vm` or `none` (bare metal)."""
+
+    def command(self) -> str:
+        return KIND_COMMAND
+
+    @staticmethod
+    def default() -> str:
+        return "unknown"
+
+    def process(self, output: list[str]) -> str:
+        value = output[0].strip() if output else ""
+        return value if value in ("container", "vm", "none") else "unknown"
+
+
+class Accounts(FactBase[dict[str, dict[str, object]]]):
+    """Local accounts from /etc/passwd: {name: {uid, gid, home, shell}}."""
+
+    default = dict
+
+    def command(self) -> str:
+        return "cat /etc/passwd"
+
+    def process(self, output: list[str]) -> dict[str, dict[str, object]]:
+        accounts: dict[str, dict[str, object]] = {}
+        for line in output:
+            parts = line.split(":")
+            if len(parts) != 7 or not parts[2].isdigit():
+                continue
+            accounts[parts[0]] = {
+                "uid": int(parts[2]),
+                "gid": int(parts[3]) if parts[3].isdigit() else -1,
+                "home": parts[5],
+                "shell": parts[6],
+            }
+        return accounts
+
+
+class UserGroups(FactBase[list[str] | None]):
+    """Groups of one user as the system resolves them (`id -Gn`), None if there is no such user."""
+
+    def command(self, user: str) -> StringCommand:
+        return StringCommand("id", "-Gn", QuoteString(user), "2>/dev/null", "||", "true")
+
+    @staticmethod
+    def default() -> None:
+        return None
+
+    def process(self, output: list[str]) -> list[str] | None:
+        return output[0].split() if output and output[0].strip() else None
+
+
+class WorldWritableDirs(FactBase[list[str]]):
+    """World-writable directories without the sticky bit on local file systems (R54)."""
+
+    default = list
+
+    def command(self) -> str:
+        # -xdev on each local mount keeps network and pseudo file systems out of the walk.
+        return (
+            "findmnt -rn -o TARGET -t ext2,ext3,ext4,xfs,btrfs,tmpfs 2>/dev/null | "
+            'while read -r m; do find "$m" -xdev -type d -perm -0002 ! -perm -1000 '
+            "-print 2>/dev/null; done | sort -u"
+        )
+
+    def process(self, output: list[str]) -> list[str]:
+        return [line for line in output if line.startswith("/")]
+
+
+class StatOverride(FactBase[dict[str, str] | None]):
+    """The dpkg-statoverride entry for a path: {user, group, mode}, None when there is none."""
+
+    def command(self, path: str) -> StringCommand:
+        return StringCommand("dpkg-statoverride", "--list", QuoteString(path), "||", "true")
+
+    @staticmethod
+    def default() -> None:
+        return None
+
+    def process(self, output: list[str]) -> dict[str, str] | None:
+        for line in output:
+            parts = line.split()
+            if len(parts) == 4:
+                return {"user": parts[0], "group": parts[1], "mode": parts[2].lstrip("0")}
+        return None
+
+
+class PathExists(FactBase[bool]):
+    """Whether a path exists (any type), without pyinfra's stat parsing."""
+
+    def command(self, path: str) -> StringCommand:
+        return StringCommand("test", "-e", QuoteString(path), "&&", "echo yes", "||", "echo no")
+
+    @staticmethod
+    def default() -> bool:
+        return False
+
+    def process(self, output: list[str]) -> bool:
+        return bool(output) and output[0].strip() == "yes"
+
+
+class UnitState(FactBase[dict[str, str]]):
+    """LoadState, UnitFileState and ActiveState of one systemd unit."""
+
+    default = dict
+
+    def command(self, unit: str) -> StringCommand:
+        return StringCommand(
+            "systemctl", "show", "-p", "LoadState,UnitFileState,ActiveState", QuoteString(unit)
+        )
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        return dict(line.split("=", 1) for line in output if "=" in line)

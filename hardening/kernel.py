@@ -1,0 +1,64 @@
+"""Kernel parameters and command line: ANSSI BP-028 R7, R8, R9, R10, R11, R12, R13, R14."""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.server import Sysctl
+
+from hardening import ops
+from hardening.common import by_control
+from hardening.facts import PathExists
+
+SYSCTL_FILE = "/etc/sysctl.d/60-hdh-anssi.conf"
+GRUB_DROP_IN = "/etc/default/grub.d/60-hdh-anssi.cfg"
+CONTROL_TITLES = {
+    "R8": "memory options (vm.mmap_min_addr)",
+    "R9": "kernel configuration options",
+    "R10": "kernel.modules_disabled",
+    "R11": "Yama ptrace scope",
+    "R12": "IPv4 configuration options",
+    "R13": "IPv6 configuration options",
+    "R14": "file system configuration options",
+}
+
+
+@deploy("Kernel parameters (R8 R9 R10 R11 R12 R13 R14)")
+def kernel_parameters() -> None:
+    controls = by_control("sysctl")
+    container = ops.in_container()
+    present = host.get_fact(Sysctl) if container else {}
+    lines = []
+    for rnum, values in controls.items():
+        for key, value in values.items():
+            # One sysctl.d file holds exactly what applies here, so boot replays only settable keys.
+            if not container or (key.startswith("net.") and key in present):
+                lines.append(f"{key} = {value}\n")
+        ops.sysctls(name=f"{rnum} {CONTROL_TITLES.get(rnum, 'kernel parameters')}", values=values)
+    ops.validated_file(
+        name="R9 R12 R13 R14 sysctl.d drop-in persists the values",
+        path=SYSCTL_FILE,
+        content="# Managed by hdh hardening (ANSSI BP-028).\n" + "".join(lines),
+    )
+
+
+@deploy("Kernel command line (R7 R8)")
+def boot_parameters() -> None:
+    params = {k: v for values in by_control("boot").values() for k, v in values.items()}
+    rnums = " ".join(by_control("boot"))
+    if ops.in_container():
+        ops.skipped(name=f"{rnums} kernel command line", reason="container: no boot loader")
+        return
+    if not host.get_fact(PathExists, path="/usr/sbin/update-grub"):
+        ops.skipped(
+            name=f"{rnums} kernel command line",
+            reason="no GRUB on this host: the kernel is booted directly by its hypervisor",
+        )
+        return
+    line = " ".join(f"{k}={v}" for k, v in params.items())
+    ops.validated_file(
+        name=f"{rnums} kernel command line (GRUB drop-in)",
+        path=GRUB_DROP_IN,
+        content=f'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX {line}"\n',
+        activate="update-grub",
+    )

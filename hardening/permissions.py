@@ -1,0 +1,24 @@
+"""Permissions of sensitive files and shared directories: ANSSI BP-028 R29, R50, R54."""
+
+from __future__ import annotations
+
+from pyinfra.api import deploy
+
+from hardening import ops
+from hardening.common import settings
+
+
+@deploy("File permissions (R29 R50 R54)")
+def file_permissions() -> None:
+    for key, s in settings("permissions").items():
+        if key.startswith("/"):
+            user, group, mode = str(s.value).split(":")
+            ops.perms(
+                name=f"{s.control} {key} {user}:{group} {mode}",
+                path=key,
+                user=user,
+                group=group,
+                mode=mode,
+            )
+        elif key == "sticky_world_writable" and s.value:
+            ops.sticky_world_writable(name=f"{s.control} sticky bit on world-writable directories")

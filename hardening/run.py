@@ -1,0 +1,149 @@
+"""Run the hardening deploy through pyinfra's API and report per host: changes, errors, timing."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.connect import connect_all, disconnect_all
+from pyinfra.api.deploy import add_deploy
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.operations import run_ops
+
+from hardening import roles
+from hardening.facts import HostKind
+from hdh.errors import HdhError
+
+log = logging.getLogger(__name__)
+
+HostSpec = tuple[str, dict[str, Any]]
+
+
+class HardenError(HdhError):
+    """One or more hosts could not be hardened: one line per host naming the failed step."""
+
+    def __init__(self, failures: Sequence[str]) -> None:
+        self.failures = list(failures)
+        super().__init__("\n".join(self.failures))
+
+    def lines(self) -> list[str]:
+        return self.failures
+
+
+@dataclass
+class HostResult:
+    name: str
+    role: str
+    kind: str = "unknown"
+    operations: int = 0
+    changed: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.name,
+            "role": self.role,
+            "kind": self.kind,
+            "operations": self.operations,
+            "changed": self.changed,
+            "error": self.error,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def _op_name(state: State, op_hash: str) -> str:
+    names = sorted(state.get_op_meta(op_hash).names)
+    return names[0] if names else op_hash
+
+
+def harden_hosts(
+    hosts: Sequence[HostSpec],
+    areas: Sequence[str] | None = None,
+    check: bool = False,
+    parallel: int = 10,
+) -> list[HostResult]:
+    """Harden `hosts` [(address, data)], or only predict the changes with `check`."""
+    roles.check_areas(areas)
+    start = time.monotonic()
+    specs = []
+    for name, hdata in hosts:
+        hdata = dict(hdata)
+        hdata.setdefault("hdh_role", "base")
+        if areas:
+            hdata["hdh_areas"] = list(areas)
+        hdata.setdefault("ssh_user", hdata.get("deploy_user", "deploy"))
+        specs.append((name, hdata))
+    inventory = Inventory((specs, {}))
+    config = Config(SUDO=True, PARALLEL=parallel, FAIL_PERCENT=100)
+    state = State(inventory, config)
+    state.should_raise_failed_hosts = lambda _state: False  # we report every host ourselves
+    results = {h: HostResult(h.name, str(h.data.get("hdh_role"))) for h in inventory}
+    try:
+        connect_all(state)
+    except PyinfraError:
+        pass  # every host unreachable: reported below
+    for h in inventory:
+        if h not in state.activated_hosts:
+            results[h].error = f"{h.name}: step connect: unreachable over SSH as {h.data.ssh_user}"
+    for h in list(state.active_hosts):
+        try:
+            results[h].kind = h.get_fact(HostKind)
+            add_deploy(state, roles.harden, host=h)
+        except (PyinfraError, HdhError) as exc:
+            step = h.current_deploy_name or "prepare"
+            results[h].error = f"{h.name}: step {step}: {exc}"
+            _fail(state, h)
+    if not check and state.active_hosts:
+        try:
+            run_ops(state)
+        except PyinfraError as exc:
+            log.debug("pyinfra stopped: %s", exc)
+    for h in inventory:
+        r = results[h]
+        r.seconds = time.monotonic() - start
+        if h not in state.ops:
+            continue
+        for op_hash in state.get_op_order():
+            op = state.ops[h].get(op_hash)
+            if op is None:
+                continue
+            r.operations += 1
+            meta = op.operation_meta
+            if check:
+                if meta._maybe_is_change:
+                    r.changed.append(_op_name(state, op_hash))
+            elif meta.is_complete():
+                if meta.did_error() and r.error is None:
+                    r.error = f"{h.name}: step {_op_name(state, op_hash)}: failed"
+                    stderr = [ln for ln in meta.stderr_lines if ln.strip()][-3:]
+                    if stderr:
+                        r.error += ": " + " | ".join(stderr)
+                elif meta.did_change():
+                    r.changed.append(_op_name(state, op_hash))
+            elif r.error is None and h in state.failed_hosts:
+                r.error = f"{h.name}: step {_op_name(state, op_hash)}: not run (host failed)"
+    disconnect_all(state)
+    for r in results.values():
+        log.info(
+            "%s (%s, %s): %d operations, %d %s%s",
+            r.name,
+            r.role,
+            r.kind,
+            r.operations,
+            len(r.changed),
+            "would change" if check else "changed",
+            f", ERROR {r.error}" if r.error else "",
+        )
+    return list(results.values())
+
+
+def _fail(state: State, h: Any) -> None:
+    try:
+        state.fail_hosts({h})
+    except PyinfraError:
+        pass  # no host left: nothing else to run

@@ -1,0 +1,22 @@
+"""OpenSSH server: ANSSI BP-028 R33, R63, R67, R79 in one validated drop-in."""
+
+from __future__ import annotations
+
+from pyinfra.api import deploy
+
+from hardening import ops
+from hardening.common import deploy_user, settings
+
+DROP_IN = "/etc/ssh/sshd_config.d/00-hdh-anssi.conf"
+
+
+@deploy("OpenSSH server (R33 R63 R67 R79)")
+def ssh_server() -> None:
+    values = settings("ssh")
+    rnums = " ".join(sorted({s.control for s in values.values()}, key=lambda r: int(r[1:])))
+    ops.sshd_drop_in(
+        name=f"{rnums} sshd drop-in checked with sshd -t, then reload",
+        path=DROP_IN,
+        settings={k: s.value for k, s in values.items()},
+        deploy_user=deploy_user(),
+    )

@@ -1,0 +1,49 @@
+"""sudo: ANSSI BP-028 R38 (dedicated group) and R39 (Defaults), validated with visudo."""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import OperationError, deploy
+
+from hardening import ops
+from hardening.common import by_control, deploy_user
+from hardening.facts import UserGroups
+
+DROP_IN = "/etc/sudoers.d/00-hdh-anssi"  # no dot: sudo skips files with one (and our .hdh-new)
+
+
+@deploy("sudo (R33 R38 R39)")
+def sudo_policy() -> None:
+    c = by_control("sudo")
+    user = deploy_user()
+    r39 = c.get("R39", {})
+    lines = ["# Managed by hdh hardening (ANSSI BP-028 R39): do not edit."]
+    lines += [f"Defaults {d}" for d in r39.get("Defaults", [])]  # type: ignore[attr-defined]
+    if "logfile" in c.get("R33", {}):
+        lines.append(f"Defaults logfile={c['R33']['logfile']}")
+    exemptions = r39.get("deploy_exemptions", [])
+    if exemptions:
+        lines.append(f"Defaults:{user} {', '.join(exemptions)}")  # type: ignore[arg-type]
+    ops.validated_file(
+        name="R39 sudo Defaults drop-in (visudo -c before install)",
+        path=DROP_IN,
+        content="\n".join(lines) + "\n",
+        mode="0440",
+        validate="visudo -cf {}",
+    )
+    group = c.get("R38", {}).get("group")
+    if group:
+        # Only members of `group` may run sudo. The deploy user must already be one in this
+        # login session, or the rest of this run (and this very check) would lose sudo.
+        groups = host.get_fact(UserGroups, user=user)
+        if groups is None or group not in groups:
+            raise OperationError(
+                f"R38: deploy user {user} is not in group {group}; add it and reconnect first"
+            )
+        ops.statoverride(
+            name=f"R38 only group {group} may execute sudo",
+            path="/usr/bin/sudo",
+            user="root",
+            group=str(group),
+            mode="4750",
+        )
