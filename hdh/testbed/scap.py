@@ -13,10 +13,11 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from hdh.testbed.paths import cache_root, locked
 from hdh.testbed.proc import TestbedError, ensure_host_tools, run
-from hdh.testbed.state import SSH_OPTIONS, TestHost
+from hdh.testbed.state import TestHost
 
 log = logging.getLogger(__name__)
 
@@ -151,38 +152,74 @@ def ssg_version() -> str:
 def scan(
     host: TestHost, profile: str = INTERMEDIARY, out_dir: Path | None = None, timeout: float = 3600
 ) -> ScanResult:
-    """Evaluate `profile` on `host` with oscap-ssh (`--sudo`) and parse the ARF it brings back."""
+    """Evaluate `profile` on `host`: oscap runs on the target under sudo, the ARF comes back.
+
+    Done with plain ssh rather than `oscap-ssh --sudo`: BP-028 hardening (SSG's own remediation
+    included) sets sudo `requiretty` and `noexec`, under which oscap-ssh's `sudo sh -c '...'`
+    fails. Here sudo runs oscap itself (it needs no exec), on a forced tty.
+    """
     profile = full_profile(profile)
     ensure_host_tools()
     ds = ensure_datastream()
     out = out_dir or (cache_root() / "scans")
     out.mkdir(parents=True, exist_ok=True)
     arf = out / f"{host.name}-{short_profile(profile)}-{time.strftime('%Y%m%dT%H%M%S')}.arf.xml"
-    env = {
-        **os.environ,
-        "SSH_ADDITIONAL_OPTIONS": " ".join([*SSH_OPTIONS, "-i", str(host.key_path)]),
-    }
-    argv = [
-        "oscap-ssh", "--sudo", f"{host.user}@{host.host}", str(host.port),
-        "xccdf", "eval", "--profile", profile, "--results-arf", str(arf), str(ds),
-    ]  # fmt: skip
     log.info("%s: oscap scan %s", host.name, short_profile(profile))
     t0 = time.monotonic()
+    remote = _ssh(host, "mktemp -d /var/tmp/hdh-oscap.XXXXXX", step="scan: temp dir").strip()
     try:
-        proc = subprocess.run(
-            argv, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        with open(ds, "rb") as src:
+            _ssh(host, f"cat > {remote}/ds.xml", step="scan: copy data stream", stdin=src)
+        evaluate = (
+            f"sudo -n oscap xccdf eval --profile {profile} --results-arf {remote}/arf.xml"
+            f" {remote}/ds.xml > {remote}/oscap.log 2>&1; rc=$?;"
+            f" sudo -n chown {host.user} {remote}/arf.xml; exit $rc"
         )
-    except subprocess.TimeoutExpired as exc:
-        raise TestbedError(host.name, "oscap scan", f"timed out after {timeout:.0f} s") from exc
-    seconds = time.monotonic() - t0
-    # oscap: 0 = every rule passed, 2 = some failed; anything else is an evaluation error.
-    if proc.returncode not in (0, 2) or not arf.exists():
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-10:])
-        raise TestbedError(host.name, "oscap scan", f"oscap-ssh exited {proc.returncode}: {tail}")
+        try:
+            proc = subprocess.run(
+                host.ssh_argv(evaluate, tty=True),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise TestbedError(host.name, "oscap scan", f"timed out after {timeout:.0f} s") from exc
+        # oscap: 0 = every rule passed, 2 = some failed; anything else is an evaluation error.
+        if proc.returncode not in (0, 2):
+            tail = _ssh(host, f"tail -n 5 {remote}/oscap.log", step="scan: log", check=False)
+            raise TestbedError(host.name, "oscap scan", f"exited {proc.returncode}: {tail.strip()}")
+        with open(arf, "wb") as dest:
+            _ssh(host, f"cat {remote}/arf.xml", step="scan: fetch results", stdout=dest)
+    finally:
+        _ssh(host, f"rm -rf {remote}", step="scan: clean up", check=False)
     result = parse_results(arf, host=host.name, kind=host.kind)
-    result.seconds = seconds
+    result.seconds = time.monotonic() - t0
     log.info("%s", result.summary())
     return result
+
+
+def _ssh(
+    host: TestHost,
+    command: str,
+    *,
+    step: str,
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
+    check: bool = True,
+) -> str:
+    """Run `command` as the deploy user (no tty, binary-safe); stdout as text unless redirected."""
+    proc = subprocess.run(
+        host.ssh_argv(command),
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        stdout=stdout if stdout is not None else subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=600,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise TestbedError(host.name, step, proc.stderr.decode(errors="replace").strip()[-400:])
+    return (proc.stdout or b"").decode(errors="replace")
 
 
 def parse_results(
@@ -288,7 +325,7 @@ def apply_ssg_fix(host: TestHost, script: Path, timeout: float = 3600) -> FixRun
     The script carries on past rules it cannot fix (no package download on the testbed, kernel
     settings in a container); its exit code is recorded, not treated as an error.
     """
-    remote = "/var/tmp/hdh-ssg-fix.sh"
+    remote = f"/var/tmp/hdh-ssg-fix-{os.getpid()}.sh"  # the deploy user's: it can remove it
     logf = script.with_name(f"{host.name}-{script.stem}.log")
     base = host.ssh_argv()
     run([*base, f"cat > {remote}"], host=host.name, step="copy ssg fix", input=script.read_text())
@@ -297,7 +334,8 @@ def apply_ssg_fix(host: TestHost, script: Path, timeout: float = 3600) -> FixRun
     with open(logf, "w") as out:
         try:
             proc = subprocess.run(
-                [*base, f"sudo -n bash {remote}; rc=$?; sudo -n rm -f {remote}; exit $rc"],
+                host.ssh_argv(f"sudo -n bash {remote}; rc=$?; rm -f {remote}; exit $rc", tty=True),
+                stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 timeout=timeout,

@@ -29,10 +29,14 @@ class TestHost:
     user: str
     key_path: Path
 
-    def ssh_argv(self, *command: str) -> list[str]:
-        """An `ssh` command line that runs `command` on this host (non-interactive)."""
+    def ssh_argv(self, *command: str, tty: bool = False) -> list[str]:
+        """An `ssh` command line that runs `command` on this host (non-interactive).
+
+        `tty=True` forces a terminal: sudo under BP-028's `Defaults requiretty` needs one.
+        """
         return [
             "ssh",
+            *(["-tt"] if tty else []),
             *SSH_OPTIONS,
             "-i",
             str(self.key_path),
