@@ -1,4 +1,4 @@
-"""pyinfra facts the hardening deploys need beyond pyinfra's own (host kind, accounts, overrides)."""
+"""pyinfra facts the hardening deploys need beyond pyinfra's own (host kind, accounts, ...)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -83,10 +84,8 @@ def harden_hosts(
     state = State(inventory, config)
     state.should_raise_failed_hosts = lambda _state: False  # we report every host ourselves
     results = {h: HostResult(h.name, str(h.data.get("hdh_role"))) for h in inventory}
-    try:
+    with contextlib.suppress(PyinfraError):  # every host unreachable: reported below
         connect_all(state)
-    except PyinfraError:
-        pass  # every host unreachable: reported below
     for h in inventory:
         if h not in state.activated_hosts:
             results[h].error = f"{h.name}: step connect: unreachable over SSH as {h.data.ssh_user}"
@@ -143,7 +142,5 @@ def harden_hosts(
 
 
 def _fail(state: State, h: Any) -> None:
-    try:
+    with contextlib.suppress(PyinfraError):  # no host left: nothing else to run
         state.fail_hosts({h})
-    except PyinfraError:
-        pass  # no host left: nothing else to run

@@ -1,0 +1,106 @@
+"""pyinfra inventory from the platform's stack outputs, the bastion as SSH jump host."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hardening import data
+from hardening.run import HostSpec
+from hdh.errors import ConfigError, ConfigErrors, InputError
+
+BASTION = "bastion"
+
+
+def load_outputs(path: Path) -> dict[str, Any]:
+    """The `inventory` stack output from `pulumi stack output --json` (or the bare dict)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read inventory: {exc.strerror}") from None
+    try:
+        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: not valid JSON/YAML: {exc}") from None
+    if isinstance(doc, dict) and isinstance(doc.get("inventory"), dict):
+        doc = doc["inventory"]
+    if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
+        raise InputError(f"{path}: expected the `inventory` stack output with a `hosts` list")
+    _validate(path, doc)
+    return doc
+
+
+def _validate(path: Path, doc: dict[str, Any]) -> None:
+    errors = []
+    known = set(data.roles())
+    bastion = doc.get("bastion")
+    if bastion is not None and not (isinstance(bastion, dict) and bastion.get("address")):
+        errors.append(ConfigError(str(path), "bastion.address", "missing"))
+    names = set()
+    for i, h in enumerate(doc["hosts"]):
+        if not isinstance(h, dict):
+            errors.append(ConfigError(str(path), f"hosts[{i}]", "must be a mapping"))
+            continue
+        for key in ("name", "address", "role"):
+            if not h.get(key):
+                errors.append(ConfigError(str(path), f"hosts[{i}].{key}", "missing"))
+        if h.get("role") and h["role"] not in known:
+            errors.append(
+                ConfigError(str(path), f"hosts[{i}].role", f"unknown role (known: {sorted(known)})")
+            )
+        if h.get("name") in names:
+            errors.append(ConfigError(str(path), f"hosts[{i}].name", "duplicate host name"))
+        names.add(h.get("name"))
+    if errors:
+        raise ConfigErrors(errors)
+
+
+def ssh_config(doc: dict[str, Any], user: str, key: str | None) -> str:
+    """An OpenSSH client config: every host reached through the bastion unless it is one."""
+    bastion = doc.get("bastion")
+    common = [f"  User {user}"] + ([f"  IdentityFile {key}", "  IdentitiesOnly yes"] if key else [])
+    out = []
+    if bastion:
+        out += [f"Host {BASTION}", f"  HostName {bastion['address']}"]
+        out += [f"  Port {int(bastion.get('port', 22))}", *common, ""]
+    for h in doc["hosts"]:
+        out += [f"Host {h['name']}", f"  HostName {h['address']}"]
+        out += [f"  Port {int(h.get('port', 22))}", *common]
+        if bastion and h.get("role") != "bastion" and h["address"] != bastion["address"]:
+            out.append(f"  ProxyJump {BASTION}")
+        out.append("")
+    return "\n".join(out)
+
+
+def build(
+    doc: dict[str, Any],
+    workdir: Path,
+    user: str = "deploy",
+    key: str | None = None,
+    role: str | None = None,
+    host_data: dict[str, Any] | None = None,
+) -> list[HostSpec]:
+    """pyinfra hosts [(name, data)] for `doc`; writes `workdir/ssh_config` for the jumps."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = workdir / "ssh_config"
+    cfg.write_text(ssh_config(doc, user, key))
+    hosts: list[HostSpec] = []
+    for h in doc["hosts"]:
+        if role and h["role"] != role:
+            continue
+        hdata: dict[str, Any] = {
+            "ssh_config_file": str(cfg),
+            "ssh_user": user,
+            "deploy_user": user,
+            "hdh_role": h["role"],
+            "hdh_tier": h.get("tier"),
+            "hdh_bubble": h.get("bubble"),
+        }
+        if key:
+            hdata["ssh_key"] = key
+        hdata.update(host_data or {})
+        hosts.append((h["name"], hdata))
+    return hosts

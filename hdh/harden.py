@@ -1,0 +1,79 @@
+"""`hdh harden`: apply (or preview) the ANSSI BP-028 hardening to an inventory's hosts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "harden",
+        help="harden hosts after ANSSI BP-028 (pyinfra)",
+        description="Harden the hosts of an inventory (the stack's `inventory` output) after "
+        "ANSSI BP-028 v2.0. Exit 0: done, 1: a host failed, 2: bad input.",
+    )
+    p.add_argument(
+        "--inventory",
+        required=True,
+        type=Path,
+        help="stack outputs (`pulumi stack output --json`) or their `inventory` dict, JSON/YAML",
+    )
+    p.add_argument("--role", help="only the hosts of this role (bastion, k8s-node, ...)")
+    p.add_argument(
+        "--check", action="store_true", help="connect and list what would change, change nothing"
+    )
+    p.add_argument("--areas", help="comma-separated areas (default: all), e.g. kernel,audit")
+    p.add_argument("--ssh-user", default="deploy", help="deploy user (default: deploy)")
+    p.add_argument("--ssh-key", help="private key of the deploy user")
+    p.add_argument("--known-hosts", help="known_hosts file to check host keys against")
+    p.add_argument("--parallel", type=int, default=10, help="hosts hardened at once")
+    p.add_argument("--json", type=Path, help="write the per-host results as JSON here")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here so that `hdh --help` stays fast and this module has no import side effects.
+    from hardening import data
+    from hardening.inventory import build, load_outputs
+    from hardening.run import harden_hosts
+
+    data.validate()
+    doc = load_outputs(args.inventory)
+    extra: dict[str, Any] = {}
+    if args.known_hosts:
+        extra["ssh_known_hosts_file"] = args.known_hosts
+    areas = [a.strip() for a in args.areas.split(",")] if args.areas else None
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="hdh-harden-") as tmp:
+        hosts = build(doc, Path(tmp), args.ssh_user, args.ssh_key, args.role, extra)
+        if not hosts:
+            print(f"no host with role {args.role!r} in {args.inventory}", file=sys.stderr)
+            return 2
+        mode = "checking" if args.check else "hardening"
+        print(f"== {mode} {len(hosts)} host(s)", file=sys.stderr)
+        results = harden_hosts(hosts, areas=areas, check=args.check, parallel=args.parallel)
+    verb = "would change" if args.check else "changed"
+    for r in results:
+        status = f"ERROR {r.error}" if r.error else f"{len(r.changed)} {verb}"
+        print(f"{r.name}\t{r.role}\t{r.kind}\t{r.operations} operations\t{status}")
+        for name in r.changed:
+            print(f"  {verb}: {name.rsplit(' | ', 1)[-1]}")
+    if args.json:
+        args.json.write_text(json.dumps([r.as_dict() for r in results], indent=1) + "\n")
+    failed = [r for r in results if r.error]
+    print(
+        f"== {len(results) - len(failed)} ok, {len(failed)} failed "
+        f"({time.monotonic() - start:.1f} s)",
+        file=sys.stderr,
+    )
+    return 1 if failed else 0

@@ -1,0 +1,46 @@
+"""R71 R72: persistent journal, rsyslog running with modes and optional forwarding, chrony."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+def test_r71_journald_persistent(host: Any, expect: Any) -> None:
+    storage = expect("logging", "journald.Storage")
+    conf = host.run("systemd-analyze cat-config systemd/journald.conf").stdout
+    assert f"Storage={storage}" in conf
+    assert host.file("/var/log/journal").is_directory
+
+
+def test_r71_rsyslog_running(host: Any) -> None:
+    assert host.service("rsyslog").is_running and host.service("rsyslog").is_enabled
+
+
+def test_r72_rsyslog_file_mode(host: Any, expect: Any) -> None:
+    mode = expect("logging", "rsyslog.FileCreateMode")
+    conf = host.file("/etc/rsyslog.d/00-hdh-anssi.conf").content_string
+    assert f"$FileCreateMode {mode}" in conf
+
+
+def test_r71_log_forwarding(host: Any, request: pytest.FixtureRequest) -> None:
+    remote = request.config.getoption("hdh_log_remote")
+    if not remote:
+        pytest.skip("no remote log host configured for this deployment (host data log_remote)")
+    target, _, port = remote.rpartition(":")
+    conf = host.file("/etc/rsyslog.d/00-hdh-anssi.conf").content_string
+    assert f'target="{target}" port="{port}"' in conf
+
+
+def test_r71_chrony_sources(host: Any, expect: Any) -> None:
+    expect("time", "chrony.servers")
+    sources = host.file("/etc/chrony/sources.d/hdh-anssi.sources").content_string
+    assert sources.startswith("server "), sources
+    assert "cmdport 0" in host.file("/etc/chrony/conf.d/hdh-anssi.conf").content_string
+
+
+def test_r71_chrony_running(host: Any, kind: str) -> None:
+    if kind == "container":
+        pytest.skip("container: chronyd needs CAP_SYS_TIME; the clock is the host's")
+    assert host.service("chrony").is_running and host.service("chrony").is_enabled

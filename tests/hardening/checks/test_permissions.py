@@ -1,0 +1,82 @@
+"""R29 R50 R53 R54 R56: permissions of sensitive files, ownerless files, sticky and setuid bits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hardening import data
+
+LOCAL = "findmnt -rn -o TARGET -t ext2,ext3,ext4,xfs,btrfs,tmpfs"
+# setuid/setgid files Debian 12 ships in the packages of our image (R56 allow-list).
+SETUID_ALLOWED = {
+    "/usr/bin/chfn",
+    "/usr/bin/chsh",
+    "/usr/bin/gpasswd",
+    "/usr/bin/mount",
+    "/usr/bin/newgrp",
+    "/usr/bin/passwd",
+    "/usr/bin/su",
+    "/usr/bin/sudo",
+    "/usr/bin/umount",
+    "/usr/bin/chage",
+    "/usr/bin/expiry",
+    "/usr/bin/crontab",
+    "/usr/bin/ssh-agent",
+    "/usr/sbin/unix_chkpwd",
+    "/usr/lib/openssh/ssh-keysign",
+    "/usr/lib/dbus-1.0/dbus-daemon-launch-helper",
+    "/usr/sbin/pam_extrausers_chkpwd",
+    "/usr/bin/fusermount3",
+    "/usr/bin/fusermount",
+    "/usr/lib/polkit-1/polkit-agent-helper-1",
+    "/usr/bin/pkexec",
+    "/usr/bin/wall",
+    "/usr/bin/write.ul",
+    "/usr/bin/bsd-write",
+    "/usr/bin/dotlockfile",
+    "/usr/bin/ntfs-3g",
+    "/usr/lib/x86_64-linux-gnu/utempter/utempter",
+}
+
+
+def files(level: str) -> list[str]:
+    return sorted(k for k in data.baseline("permissions", "high") if k.startswith("/"))
+
+
+@pytest.mark.parametrize("path", files("high"))
+def test_r50_r29_permissions(host: Any, expect: Any, path: str) -> None:
+    owner, group, mode = str(expect("permissions", path)).split(":")
+    f = host.file(path)
+    if not f.exists:
+        pytest.skip(f"{path} does not exist on this host")
+    assert (f.user, f.group) == (owner, group), f"{path} is {f.user}:{f.group}"
+    assert f.mode == int(mode, 8), f"{path} mode {oct(f.mode)}, want {mode}"
+
+
+def test_r53_no_ownerless_files(host: Any) -> None:
+    out = host.run(
+        f'{LOCAL} | while read -r m; do find "$m" -xdev \\( -nouser -o -nogroup \\) '
+        "-print 2>/dev/null; done | head -20"
+    )
+    assert out.stdout.strip() == "", f"files without a known owner: {out.stdout}"
+
+
+def test_r54_sticky_world_writable(host: Any) -> None:
+    out = host.run(
+        f'{LOCAL} | while read -r m; do find "$m" -xdev -type d -perm -0002 ! -perm -1000 '
+        "-print 2>/dev/null; done | head -20"
+    )
+    assert out.stdout.strip() == "", f"world-writable directories without sticky bit: {out.stdout}"
+
+
+def test_r56_setuid_allow_list(host: Any) -> None:
+    out = host.run(
+        f'{LOCAL} | while read -r m; do find "$m" -xdev -type f -perm /6000 '
+        "-print 2>/dev/null; done"
+    )
+    found = set(out.stdout.split())
+    assert found - SETUID_ALLOWED == set(), (
+        f"unexpected setuid/setgid files: {found - SETUID_ALLOWED}"
+    )
