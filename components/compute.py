@@ -35,6 +35,7 @@ class HostArgs:
     security_group_ids: list[pulumi.Input[str]]
     server_group_id: pulumi.Input[str] | None = None  # anti-affinity for HA roles
     extra_volume_ids: list[pulumi.Input[str]] = field(default_factory=list)
+    user_data: pulumi.Input[str] | None = None  # default: the minimal cloud-init of cloudinit.py
 
 
 class Host(pulumi.ComponentResource):
@@ -75,7 +76,11 @@ class Host(pulumi.ComponentResource):
                 }
             ],
             networks=[{"port": port.id}],
-            user_data=user_data(t.deploy_user, t.public_key, name),
+            user_data=(
+                args.user_data
+                if args.user_data is not None
+                else user_data(t.deploy_user, t.public_key, name)
+            ),
             metadata=meta,
             tags=args.labels.as_tags(),
             scheduler_hints=[{"group": args.server_group_id}] if args.server_group_id else None,

@@ -64,6 +64,12 @@ class KubernetesSettings(Model):
     quota_pods: int = Field(default=50, ge=1)
     default_cpu: str = "500m"
     default_memory: str = "1Gi"
+    quota_storage: str = "500Gi"  # requests.storage of a bubble namespace
+    # Overlay ranges: never routed by Neutron, but must not shadow a tier or bubble for the pods.
+    pod_cidr: IPv4Network = IPv4Network("10.244.0.0/16")
+    service_cidr: IPv4Network = IPv4Network("10.96.0.0/12")
+    image: str | None = None  # magnum: the driver's node image (default ubuntu-2204-kube-v<ver>)
+    registry: str | None = None  # magnum: container_infra_prefix, the image mirror nodes pull from
 
 
 class Settings(Model):

@@ -12,6 +12,7 @@ import pulumi_openstack as openstack
 from components.bubble import Bubble, BubbleArgs
 from components.compute import Host, HostArgs, HostTemplate
 from components.config import TIERS, StackConfig
+from components.k8s_cluster import ClusterArgs, ProcessingCluster
 from components.network import NetworkArgs, PlatformNetwork
 from components.storage import EncryptedStore, StoreArgs
 from components.tags import Labels
@@ -168,6 +169,22 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+
+        self.kubeconfig: pulumi.Output[str] | None = None  # secret; see docs/kubernetes.md
+        if s.kubernetes.enabled:  # processing cluster and its per-bubble Kubernetes baseline
+            k8s = ProcessingCluster(
+                f"{name}-k8s",
+                ClusterArgs(
+                    cfg=cfg,
+                    network=net,
+                    template=template,
+                    external_network_id=args.external_network_id,
+                    bubble_group_ids={n: b.group_id for n, b in self.bubbles.items()},
+                ),
+                opts=child,
+            )
+            hosts += k8s.hosts
+            self.kubeconfig = k8s.kubeconfig
 
         self.bastion_address = fip.address
         self.network_ids = net.network_ids

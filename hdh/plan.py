@@ -23,6 +23,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.config import StackConfig, build, project_defaults, read_stack_file, shown
 from components.config import stack_path as default_stack_path
+from components.k8s_baseline import KUBECONFIG_KEY, PLACEHOLDER_KUBECONFIG
 
 log = logging.getLogger(__name__)
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -131,6 +132,14 @@ class PlanMocks(Mocks):
     def _id(self, kind: str, name: Any) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hdh:{self.cfg.profile.name}:{kind}:{name}"))
 
+    def computed(self, typ: str, rid: str) -> dict[str, Any] | None:
+        """Outputs a provider computes (not inputs echoed) that the program reads: stand-ins."""
+        if typ == "openstack:containerinfra/cluster:Cluster":
+            return {"kubeconfig": {"raw_config": PLACEHOLDER_KUBECONFIG}, "apiAddress": ""}
+        if typ == "openstack:keymanager/orderV1:OrderV1":
+            return {"secretRef": f"https://keymanager.plan.invalid/v1/secrets/{rid}"}
+        return None
+
 
 class RecordingMonitor(MockMonitor):
     """A mock monitor that records each registration as the engine would receive it.
@@ -174,7 +183,13 @@ class RecordingMonitor(MockMonitor):
         self._raw.append(request.object)
         if self._on_resource:
             self._on_resource(len(self.recorded))
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=request.object)
+        obj = request.object
+        extra = self._mocks.computed(request.type, rid) if request.custom else None
+        if extra:
+            obj = struct_pb2.Struct()
+            obj.CopyFrom(request.object)
+            obj.update(extra)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=obj)
 
     def Invoke(self, request: Any) -> Any:
         # The base class re-encodes the answer through a nested event loop, which cannot run
@@ -221,6 +236,11 @@ def plan_stack(
     `path` reads the stack's config from another file than stacks/Pulumi.<stack>.yaml.
     """
     raw, secrets = load_raw(stack, overrides, path)
+    if not raw.get(KUBECONFIG_KEY):
+        # A kubeadm cluster's kubeconfig exists only after bootstrap: the plan stands in for it
+        # so the Kubernetes baseline is always planned (docs/kubernetes.md).
+        raw[KUBECONFIG_KEY] = PLACEHOLDER_KUBECONFIG
+        secrets = {*secrets, KUBECONFIG_KEY}
     cfg = build(raw, stack, shown(path or default_stack_path(stack)), secrets)
     # A fresh context: the Pulumi runtime keeps its root resource and config in context vars;
     # a fresh event loop whose RPCs to the in-process monitor run inline (see _inline_rpcs).

@@ -74,3 +74,6 @@ def run() -> None:
         },
     )
     pulumi.export("inventory", platform.inventory)
+    if platform.kubeconfig is not None:
+        # Secret: `pulumi stack output kubeconfig --show-secrets`.
+        pulumi.export("kubeconfig", platform.kubeconfig)
