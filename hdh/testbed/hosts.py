@@ -15,7 +15,15 @@ from pathlib import Path
 from hdh.testbed import state
 from hdh.testbed.image import CONTAINER_ADDR, CONTAINER_PEER, Image, ensure_image
 from hdh.testbed.paths import locked, state_dir
-from hdh.testbed.proc import TestbedError, proc_start_time, run, stop
+from hdh.testbed.proc import (
+    TestbedError,
+    child_pids,
+    proc_start_time,
+    run,
+    signal_proc,
+    stop,
+    wait_gone,
+)
 from hdh.testbed.state import HostState, Proc, TestHost
 
 log = logging.getLogger(__name__)
@@ -144,6 +152,7 @@ def _start_container(image: Image, name: str, hosts: dict[str, HostState]) -> Ho
     h.procs.append(_spawn("nspawn", nspawn, logf, env={"SYSTEMD_NSPAWN_TMPFS_TMP": "0"}))
     state.save(hosts)
     veth = _wait_veth(name)
+    h.procs.append(_container_init(name, h.procs[0]))
     run(
         ["ip", "-n", name, "addr", "add", f"{CONTAINER_PEER}/30", "dev", veth],
         host=name,
@@ -162,6 +171,19 @@ def _start_container(image: Image, name: str, hosts: dict[str, HostState]) -> Ho
     state.save(hosts)
     log.info("%s: container started (ssh on 127.0.0.1:%d)", name, h.port)
     return h
+
+
+def _container_init(name: str, nspawn: Proc, timeout: float = 30.0) -> Proc:
+    """The container's PID 1 (systemd), recorded so `down` can end the container if nspawn
+    cannot: a SIGKILLed nspawn would leave the container's processes running, orphaned."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in child_pids(nspawn.pid):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
+                    return Proc(role="container-init", pid=pid, start=proc_start_time(pid))
+        time.sleep(0.1)
+    raise TestbedError(name, "boot", f"no systemd under nspawn after {timeout:.0f} s")
 
 
 def _wait_veth(name: str, timeout: float = 30.0) -> str:
@@ -238,12 +260,14 @@ def _log(h: HostState) -> Path:
 
 def _teardown(h: HostState) -> None:
     """Stop the host's processes (forwarders first), then remove what we created for it."""
+    init = next((p for p in h.procs if p.role == "container-init"), None)
     for p in reversed(h.procs):
-        if p.group and p.role.startswith("forward"):
+        if p.role.startswith("forward"):
             _stop_group(p)
-        else:
-            # nspawn: SIGTERM asks the container's systemd for a clean poweroff; qemu just quits.
-            stop(p.pid, p.start, grace=30.0)
+        elif p.role == "nspawn":
+            _stop_nspawn(p, init)
+        elif p.role != "container-init":
+            stop(p.pid, p.start, grace=30.0)  # qemu quits at once on SIGTERM
     if h.netns:
         netns_path = Path("/run/netns") / h.netns
         if netns_path.exists():
@@ -254,6 +278,21 @@ def _teardown(h: HostState) -> None:
     for suffix in (".log", ".console"):
         (state_dir() / f"{h.name}{suffix}").unlink(missing_ok=True)
     log.info("%s: down", h.name)
+
+
+def _stop_nspawn(nspawn: Proc, init: Proc | None) -> None:
+    """SIGTERM asks the container's systemd for a clean poweroff (under a second normally). If
+    it hangs, SIGKILL the container's PID 1, which ends its whole PID namespace; nspawn then
+    exits by itself and cleans up its mounts and veth."""
+    signal_proc(nspawn.pid, nspawn.start, signal.SIGTERM)
+    if wait_gone(nspawn.pid, nspawn.start, 10.0):
+        return
+    if init is not None:
+        log.warning("pid %d (container) did not power off in 10 s: SIGKILL", init.pid)
+        signal_proc(init.pid, init.start, signal.SIGKILL)
+        if wait_gone(nspawn.pid, nspawn.start, 10.0):
+            return
+    stop(nspawn.pid, nspawn.start, grace=0.0, sig=signal.SIGKILL)
 
 
 def _stop_group(p: Proc) -> None:

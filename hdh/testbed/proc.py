@@ -123,3 +123,30 @@ def stop(pid: int, start: int | None, *, grace: float = 20.0, sig: int = signal.
 def _reap(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def wait_gone(pid: int, start: int | None, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the process to end; True if it did."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _reap(pid)
+        if not alive(pid, start):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+def signal_proc(pid: int, start: int | None, sig: int) -> None:
+    """Send `sig` to the process only if it is still the one we started."""
+    if alive(pid, start):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid` (Linux /proc/PID/task/PID/children)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
