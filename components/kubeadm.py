@@ -140,7 +140,6 @@ def kubeadm_config(spec: ControlPlaneSpec) -> list[dict[str, Any]]:
         "enable-admission-plugins": "NodeRestriction",
         "profiling": "false",
         "tls-min-version": "VersionTLS12",
-        "cloud-provider": "external",
     }
     return [
         {
