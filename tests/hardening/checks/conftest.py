@@ -67,7 +67,7 @@ def kind(host: Any, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def expect(role: str, level: str):  # type: ignore[no-untyped-def]
+def expect(role: str, level: str) -> Any:
     """expect(area, key) -> value for this role/level; skips (waived) if the role waives it."""
 
     def _expect(area: str, key: str) -> Any:
@@ -96,7 +96,7 @@ RNUM_IN_NAME = re.compile(r"^test_r(\d+)_")
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
     report = outcome.get_result()
     m = RNUM_IN_NAME.match(getattr(item, "originalname", item.name))

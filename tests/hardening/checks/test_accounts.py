@@ -26,7 +26,7 @@ def conf_value(text: str, key: str, sep: str = "=") -> str | None:
             if not eq:
                 continue
         else:
-            k, v = (line.split(None, 1) + [""])[:2]
+            k, v = [*line.split(None, 1), ""][:2]
         if k.strip() == key:
             value = v.strip()
     return value
