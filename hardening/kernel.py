@@ -34,7 +34,7 @@ def kernel_parameters() -> None:
             # One sysctl.d file holds exactly what applies here, so boot replays only settable keys.
             if not container or (key.startswith("net.") and key in present):
                 lines.append(f"{key} = {value}\n")
-        ops.sysctls(name=f"{rnum} {CONTROL_TITLES.get(rnum, 'kernel parameters')}", values=values)
+        ops.sysctls(name=f"{rnum} {CONTROL_TITLES.get(rnum, 'kernel parameters')}", values=values)  # type: ignore[arg-type]
     ops.validated_file(
         name="R9 R12 R13 R14 sysctl.d drop-in persists the values",
         path=SYSCTL_FILE,

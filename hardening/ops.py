@@ -137,7 +137,7 @@ def validated_file(
     pending = bool(activate) and host.get_fact(PathExists, path=marker)
 
     if current_sha == want_sha and not pending:
-        info = host.get_fact(File, path=path) or {}
+        info: dict[str, Any] = dict(host.get_fact(File, path=path) or {})
         if info.get("mode") != _mode(mode):
             yield StringCommand("chmod", mode, QuoteString(path))
         if (info.get("user"), info.get("group")) != (user, group):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -34,7 +35,7 @@ def _accounts() -> None:
 
 # Order matters: packages first (the tools the others need), the firewall after sshd is known
 # good, AIDE last so its first database seals the hardened state.
-AREAS: dict[str, Callable[[], None]] = {
+AREAS: dict[str, Callable[[], Any]] = {
     "packages": packages.packages,
     "accounts": _accounts,
     "sudo": sudo.sudo_policy,

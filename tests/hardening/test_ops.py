@@ -68,7 +68,9 @@ class FakeState:
     config = Config()
 
 
-def run_op(op_name: str, kwargs: dict[str, Any], facts: dict[str, Any]) -> tuple[list[str], FakeHost]:
+def run_op(
+    op_name: str, kwargs: dict[str, Any], facts: dict[str, Any]
+) -> tuple[list[str], FakeHost]:
     fake = FakeHost(facts)
     with ctx_state.use(FakeState()), ctx_host.use(fake):
         commands = [

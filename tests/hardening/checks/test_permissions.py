@@ -41,18 +41,31 @@ SETUID_ALLOWED = {
 }
 
 
-def files(level: str) -> list[str]:
-    return sorted(k for k in data.baseline("permissions", "high") if k.startswith("/"))
+def paths(rnum: str) -> list[str]:
+    return sorted(
+        s.key
+        for s in data.baseline("permissions", "high").values()
+        if s.key.startswith("/") and s.control == rnum
+    )
 
 
-@pytest.mark.parametrize("path", files("high"))
-def test_r50_r29_permissions(host: Any, expect: Any, path: str) -> None:
+def check_perms(host: Any, expect: Any, path: str) -> None:
     owner, group, mode = str(expect("permissions", path)).split(":")
     f = host.file(path)
     if not f.exists:
         pytest.skip(f"{path} does not exist on this host")
     assert (f.user, f.group) == (owner, group), f"{path} is {f.user}:{f.group}"
     assert f.mode == int(mode, 8), f"{path} mode {oct(f.mode)}, want {mode}"
+
+
+@pytest.mark.parametrize("path", paths("R50"))
+def test_r50_sensitive_files(host: Any, expect: Any, path: str) -> None:
+    check_perms(host, expect, path)
+
+
+@pytest.mark.parametrize("path", paths("R29"))
+def test_r29_boot_access(host: Any, expect: Any, path: str) -> None:
+    check_perms(host, expect, path)
 
 
 def test_r53_no_ownerless_files(host: Any) -> None:

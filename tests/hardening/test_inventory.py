@@ -1,0 +1,94 @@
+"""Inventory from stack outputs: roles, bastion jump, errors that name the file and key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hardening.inventory import build, load_outputs, ssh_config
+from hdh.errors import ConfigErrors, InputError
+
+OUTPUTS = {
+    "inventory": {
+        "bastion": {"address": "203.0.113.10"},
+        "hosts": [
+            {"name": "bastion-0", "address": "203.0.113.10", "role": "bastion", "tier": "admin"},
+            {"name": "k8s-0", "address": "10.40.0.11", "role": "k8s-node", "tier": "processing"},
+            {
+                "name": "ws-a-0",
+                "address": "10.60.1.5",
+                "role": "workspace",
+                "tier": "processing",
+                "bubble": "a",
+            },
+        ],
+    }
+}
+
+
+def write(tmp_path: Path, doc: object, name: str = "outputs.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_hosts_reached_through_the_bastion(tmp_path: Path) -> None:
+    doc = load_outputs(write(tmp_path, OUTPUTS))
+    hosts = build(doc, tmp_path / "w", user="deploy", key="/keys/id")
+    assert [h for h, _ in hosts] == ["bastion-0", "k8s-0", "ws-a-0"]
+    data = dict(hosts)
+    assert data["ws-a-0"]["hdh_role"] == "workspace" and data["ws-a-0"]["hdh_bubble"] == "a"
+    cfg = (tmp_path / "w" / "ssh_config").read_text()
+    blocks = {b.split("\n")[0]: b for b in cfg.split("\n\n") if b.strip()}
+    assert "ProxyJump bastion" in blocks["Host k8s-0"]
+    assert "ProxyJump" not in blocks["Host bastion-0"]  # the jump host itself is direct
+    assert "HostName 203.0.113.10" in blocks["Host bastion"]
+    assert "IdentityFile /keys/id" in blocks["Host bastion"]
+
+
+def test_role_filter(tmp_path: Path) -> None:
+    doc = load_outputs(write(tmp_path, OUTPUTS))
+    assert [h for h, _ in build(doc, tmp_path, role="k8s-node")] == ["k8s-0"]
+
+
+def test_no_bastion_means_direct(tmp_path: Path) -> None:
+    doc = {"hosts": [{"name": "c1", "address": "127.0.0.1", "port": 2201, "role": "base"}]}
+    cfg = ssh_config(doc, "deploy", None)
+    assert "ProxyJump" not in cfg and "Port 2201" in cfg
+
+
+def test_bad_inventory_names_file_and_key(tmp_path: Path) -> None:
+    bad = {
+        "bastion": {},
+        "hosts": [
+            {"name": "x", "address": "10.0.0.1", "role": "mainframe"},
+            {"name": "x", "role": "base"},
+        ],
+    }
+    path = write(tmp_path, bad)
+    with pytest.raises(ConfigErrors) as err:
+        load_outputs(path)
+    lines = err.value.lines()
+    assert f"{path}: bastion.address: missing" in lines
+    assert any(line.startswith(f"{path}: hosts[0].role: unknown role") for line in lines)
+    assert f"{path}: hosts[1].address: missing" in lines
+    assert f"{path}: hosts[1].name: duplicate host name" in lines
+
+
+def test_unreadable_or_wrong_shape(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read"):
+        load_outputs(tmp_path / "absent.json")
+    with pytest.raises(InputError, match="hosts"):
+        load_outputs(write(tmp_path, {"bastion": {"address": "x"}}))
+
+
+def test_cli_bad_input_exits_2_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hdh.cli import main
+
+    rc = main(["harden", "--inventory", str(tmp_path / "absent.yaml")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot read inventory" in err and "Traceback" not in err
