@@ -66,9 +66,10 @@ class KubernetesBaseline(pulumi.ComponentResource):
     def _cluster_wide(self) -> None:
         name, opts = self._name, self._k8s
         rbac = kubernetes.rbac.v1
+        role_meta: Any = {"name": MEMBER_ROLE, "labels": {"app.kubernetes.io/managed-by": "hdh"}}
         rbac.ClusterRole(
             f"{name}-member-role",
-            metadata={"name": MEMBER_ROLE, "labels": {"app.kubernetes.io/managed-by": "hdh"}},
+            metadata=role_meta,
             rules=member_rules(),
             opts=opts,
         )
@@ -94,7 +95,7 @@ class KubernetesBaseline(pulumi.ComponentResource):
         ns = kubernetes.core.v1.Namespace(f"{prefix}-ns", metadata=docs[0]["metadata"], opts=opts)
         ns_name = ns.metadata.name  # every other object waits for its namespace
 
-        def meta(doc: dict[str, Any]) -> dict[str, Any]:
+        def meta(doc: dict[str, Any]) -> Any:  # ObjectMetaArgsDict, with an Output inside
             return {**doc["metadata"], "namespace": ns_name}
 
         net, quota, limits, binding, account = docs[1:]
@@ -221,7 +222,7 @@ def bubble_manifests(cfg: StackConfig, b: ResolvedBubble) -> list[dict[str, Any]
     ]
 
 
-def member_rules() -> list[dict[str, Any]]:
+def member_rules() -> list[Any]:  # PolicyRuleArgsDict
     """What a project team may do in its own namespace: run work, never widen its own fences."""
     rw = ["get", "list", "watch", "create", "update", "patch", "delete"]
     ro = ["get", "list", "watch"]

@@ -301,9 +301,15 @@ def _run(
     plan.resources = monitor.finish()
     root = pulumi.runtime.get_root_resource()
     outputs = getattr(root, "outputs", {}) or {}
-    plan.outputs = {
-        k: _sync_await(pulumi.Output.from_input(v).future()) for k, v in outputs.items()
-    }
+    plan.outputs = {k: _output_value(v) for k, v in outputs.items()}
     plan.seconds = time.perf_counter() - start
     log.debug("planned %d resources in %.2f s", len(plan.resources), plan.seconds)
     return plan
+
+
+def _output_value(value: Any) -> Any:
+    """A stack output's value; a secret one (the kubeconfig) as a stack export shows it."""
+    out = pulumi.Output.from_input(value)
+    if _sync_await(out.is_secret()):
+        return _redact({SECRET_SIG: SECRET_VALUE})
+    return _sync_await(out.future())
