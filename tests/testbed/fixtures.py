@@ -6,7 +6,9 @@ Session-scoped: the image is built (or found in the cache) and the hosts booted 
     testbed_hosts       -> list[TestHost], all of the above
     testbed_inventory   -> Path of the pyinfra inventory (groups `containers`, `vms`)
     testbed_ssh_config  -> Path of the ssh config (`pytest --hosts=ssh://hdh-tb-c1 --ssh-config=`)
-    ssh_run             -> callable(host, command) -> CompletedProcess, over SSH like any client
+    ssh_run             -> callable(host, command, tty=False) -> CompletedProcess, over SSH like
+                           any client; tty=True for sudo once BP-028 sets `Defaults requiretty`
+                           (stderr then arrives in stdout, lines end with \\r\\n)
 At the end of the session the testbed is taken down if the session brought it up (CI leaves
 nothing behind); hosts that were already up (`scripts/testbed up`) are left up. HDH_TESTBED_KEEP=1
 always keeps them, HDH_TESTBED_KEEP=0 always takes them down.
@@ -24,7 +26,7 @@ import pytest
 from hdh import testbed
 from hdh.testbed import TestHost
 
-SshRun = Callable[[TestHost, str], "subprocess.CompletedProcess[str]"]
+SshRun = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 def _containers() -> int:
@@ -73,9 +75,14 @@ def testbed_ssh_config(testbed_containers: list[TestHost]) -> Path:
 
 @pytest.fixture(scope="session")
 def ssh_run() -> SshRun:
-    def _run(host: TestHost, command: str) -> subprocess.CompletedProcess[str]:
+    def _run(host: TestHost, command: str, tty: bool = False) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            host.ssh_argv(command), capture_output=True, text=True, timeout=300, check=False
+            host.ssh_argv(command, tty=tty),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
 
     return _run

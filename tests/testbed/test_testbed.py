@@ -24,14 +24,16 @@ def test_containers_are_debian12_hosts_reached_as_deploy(
 ) -> None:
     for h in testbed_containers:
         res = ssh_run(
-            h, "id -un; sudo -n id -u; . /etc/os-release; echo $VERSION_ID; systemd-detect-virt"
+            h,
+            "id -un; sudo -n id -u; . /etc/os-release; echo $VERSION_ID; systemd-detect-virt",
+            tty=True,  # sudo may require a terminal once the host is hardened
         )
         assert res.returncode == 0, f"{h.name}: {res.stderr}"
         assert res.stdout.split() == ["deploy", "0", "12", "systemd-nspawn"], h.name
 
 
 def test_vm_is_a_debian12_guest_with_its_own_kernel(testbed_vm: TestHost, ssh_run: SshRun) -> None:
-    res = ssh_run(testbed_vm, "id -un; sudo -n id -u; systemd-detect-virt; uname -r")
+    res = ssh_run(testbed_vm, "id -un; sudo -n id -u; systemd-detect-virt; uname -r", tty=True)
     assert res.returncode == 0, res.stderr
     user, uid, virt, kernel = res.stdout.split()
     assert (user, uid, virt) == ("deploy", "0", "qemu")
@@ -42,9 +44,9 @@ def test_kernel_controls_are_real_in_the_vm_only(
     testbed_containers: list[TestHost], testbed_vm: TestHost, ssh_run: SshRun
 ) -> None:
     probe = "sudo -n sysctl -qw kernel.kptr_restrict=2 && echo writable; systemctl is-active auditd"
-    vm = ssh_run(testbed_vm, probe).stdout.split()
+    vm = ssh_run(testbed_vm, probe, tty=True).stdout.split()
     assert vm == ["writable", "active"]
-    ct = ssh_run(testbed_containers[0], probe).stdout.split()
+    ct = ssh_run(testbed_containers[0], probe, tty=True).stdout.split()
     assert "writable" not in ct and "active" not in ct  # host's kernel: read-only, no audit
     # Modules: the VM's own, loaded from its initrd; the container sees the host's (none here).
     assert {"virtio_net", "ext4"} <= _modules(ssh_run, testbed_vm)
@@ -59,12 +61,14 @@ def test_key_only_logins_and_root_locked(
     testbed_containers: list[TestHost], ssh_run: SshRun
 ) -> None:
     h = testbed_containers[0]
-    res = ssh_run(h, "sudo -n sshd -T | grep -E '^(passwordauthentication|permitrootlogin) '")
+    res = ssh_run(
+        h, "sudo -n sshd -T | grep -E '^(passwordauthentication|permitrootlogin) '", tty=True
+    )
     assert sorted(res.stdout.split()) == sorted(
         ["passwordauthentication", "no", "permitrootlogin", "no"]
     )
-    assert ssh_run(h, "sudo -n passwd -S root").stdout.split()[1] == "L"
-    assert ssh_run(h, "sudo -n passwd -S deploy").stdout.split()[1] == "L"
+    assert ssh_run(h, "sudo -n passwd -S root", tty=True).stdout.split()[1] == "L"
+    assert ssh_run(h, "sudo -n passwd -S deploy", tty=True).stdout.split()[1] == "L"
 
 
 def test_ssh_config_serves_ssh_and_testinfra(
