@@ -13,7 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from hdh.testbed import state
-from hdh.testbed.image import CONTAINER_ADDR, CONTAINER_PEER, Image, ensure_image
+from hdh.testbed.image import (
+    CONTAINER_ADDR,
+    CONTAINER_PEER,
+    Image,
+    ensure_image,
+    image_hash,
+    read_packages,
+)
 from hdh.testbed.paths import locked, state_dir
 from hdh.testbed.proc import (
     TestbedError,
@@ -56,6 +63,16 @@ def up(containers: int = 1, vm: bool = False) -> list[TestHost]:
         hosts = state.load()
         _forget_dead(hosts)
         missing = [n for n in wanted if n not in hosts]
+        current = image_hash(read_packages())
+        for name in wanted:
+            if name in hosts and hosts[name].image != current:
+                log.warning(
+                    "%s: runs image %s, not the current %s (packages.txt or the recipe changed):"
+                    " `scripts/testbed down` then `up` to use it",
+                    name,
+                    hosts[name].image,
+                    current,
+                )
         if not missing:
             log.info("all %d hosts already up", len(wanted))
         else:
