@@ -21,7 +21,7 @@ from hdh.testbed.image import (
     image_hash,
     read_packages,
 )
-from hdh.testbed.paths import locked, state_dir
+from hdh.testbed.paths import DEFAULT_NAME, locked, state_dir
 from hdh.testbed.proc import (
     TestbedError,
     child_pids,
@@ -42,7 +42,7 @@ VM_MEMORY_MIB = 1024
 
 def prefix() -> str:
     """Name prefix of hosts and namespaces (`$HDH_TESTBED_NAME`): two testbeds can coexist."""
-    return os.environ.get("HDH_TESTBED_NAME", "hdh-tb")
+    return os.environ.get("HDH_TESTBED_NAME", DEFAULT_NAME)
 
 
 def container_name(i: int) -> str:

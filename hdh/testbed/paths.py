@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+DEFAULT_NAME = "hdh-tb"
+
 
 def cache_root() -> Path:
     """`$HDH_CACHE`, or `~/.cache/hdh-platform/testbed`: images, keys, SCAP content."""
@@ -25,8 +27,8 @@ def state_dir() -> Path:
     env = os.environ.get("HDH_TESTBED_STATE")
     if env:
         return Path(env).resolve()
-    name = os.environ.get("HDH_TESTBED_NAME", "hdh-tb")  # a second testbed keeps its own state
-    return cache_root() / ("run" if name == "hdh-tb" else f"run-{name}")
+    name = os.environ.get("HDH_TESTBED_NAME", DEFAULT_NAME)  # a second testbed: its own state
+    return cache_root() / ("run" if name == DEFAULT_NAME else f"run-{name}")
 
 
 @contextlib.contextmanager
@@ -39,3 +41,19 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def named(name: str) -> Iterator[None]:
+    """Work on a second, separate testbed (`name-c1`, own state) for the duration of the block."""
+    saved = {k: os.environ.get(k) for k in ("HDH_TESTBED_NAME", "HDH_TESTBED_STATE")}
+    os.environ["HDH_TESTBED_NAME"] = name
+    os.environ.pop("HDH_TESTBED_STATE", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from hdh.testbed.paths import cache_root, locked
+from hdh.testbed import hosts
+from hdh.testbed.paths import cache_root, locked, named
 from hdh.testbed.proc import TestbedError, ensure_host_tools, run
 from hdh.testbed.state import TestHost
 
@@ -348,3 +349,29 @@ def apply_ssg_fix(host: TestHost, script: Path, timeout: float = 3600) -> FixRun
     seconds = time.monotonic() - t0
     log.info("%s: SSG remediation exited %d in %.0f s", host.name, proc.returncode, seconds)
     return FixRun(host.name, script, proc.returncode, seconds, logf)
+
+
+@dataclass(frozen=True)
+class SsgBaseline:
+    """SSG's own remediation on a fresh twin container: scores before and after, and the run."""
+
+    profile: str
+    before: ScanResult
+    after: ScanResult
+    fix: FixRun
+
+
+def ssg_baseline(profile: str = INTERMEDIARY, twin: str = "hdh-tbs") -> SsgBaseline:
+    """Boot a twin container (separate testbed `twin`, not in the main inventory), scan it,
+    apply SSG's generated bash remediation for `profile`, scan again, take the twin down."""
+    profile = full_profile(profile)
+    script = generate_ssg_fix(profile)
+    with named(twin):
+        try:
+            (host,) = hosts.up(containers=1)
+            before = scan(host, profile)
+            fix = apply_ssg_fix(host, script)
+            after = scan(host, profile)
+        finally:
+            hosts.down()
+    return SsgBaseline(profile, before, after, fix)

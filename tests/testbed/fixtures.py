@@ -6,6 +6,8 @@ Session-scoped: the image is built (or found in the cache) and the hosts booted 
     testbed_hosts       -> list[TestHost], all of the above
     testbed_inventory   -> Path of the pyinfra inventory (groups `containers`, `vms`)
     testbed_ssh_config  -> Path of the ssh config (`pytest --hosts=ssh://hdh-tb-c1 --ssh-config=`)
+    ssg_baseline        -> scap.SsgBaseline: SSG's own remediation (intermediary) on a fresh twin
+                           container outside the main inventory, scores before/after (~80 s)
     ssh_run             -> callable(host, command, tty=False) -> CompletedProcess, over SSH like
                            any client; tty=True for sudo once BP-028 sets `Defaults requiretty`
                            (stderr then arrives in stdout, lines end with \\r\\n)
@@ -24,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from hdh import testbed
-from hdh.testbed import TestHost
+from hdh.testbed import TestHost, scap
 
 SshRun = Callable[..., "subprocess.CompletedProcess[str]"]
 
@@ -86,3 +88,8 @@ def ssh_run() -> SshRun:
         )
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def ssg_baseline(testbed_session: None) -> scap.SsgBaseline:
+    return scap.ssg_baseline(scap.INTERMEDIARY)

@@ -142,3 +142,11 @@ def test_ssg_fix_is_generated_for_both_profiles() -> None:
         script = scap.generate_ssg_fix(profile)
         text = script.read_text()
         assert text.startswith("#!/usr/bin/env bash") and "sysctl_kernel_kptr_restrict" in text
+
+
+def test_ssg_remediation_baseline_on_a_twin(ssg_baseline: scap.SsgBaseline) -> None:
+    before, after = ssg_baseline.before, ssg_baseline.after
+    assert before.host == after.host == "hdh-tbs-c1"  # the twin, never a main testbed host
+    assert after.score > before.score and after.counts["pass"] > before.counts["pass"]
+    assert sum(after.counts.values()) == sum(before.counts.values()) == 220
+    assert not Path("/run/netns/hdh-tbs-c1").exists()  # taken down again
