@@ -93,10 +93,12 @@ class KubernetesBaseline(pulumi.ComponentResource):
         prefix = f"{self._name}-{b.name}"
         docs = bubble_manifests(cfg, b)
         ns = kubernetes.core.v1.Namespace(f"{prefix}-ns", metadata=docs[0]["metadata"], opts=opts)
-        ns_name = ns.metadata.name  # every other object waits for its namespace
+        # Every other object waits for its namespace. depends_on, not `ns.metadata.name`: the
+        # name is known, and an Output per object costs more than the dependency (plan time).
+        opts = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[ns])
 
-        def meta(doc: dict[str, Any]) -> Any:  # ObjectMetaArgsDict, with an Output inside
-            return {**doc["metadata"], "namespace": ns_name}
+        def meta(doc: dict[str, Any]) -> Any:  # ObjectMetaArgsDict
+            return doc["metadata"]
 
         net, quota, limits, binding, account = docs[1:]
         kubernetes.networking.v1.NetworkPolicy(
