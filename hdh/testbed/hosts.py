@@ -25,6 +25,7 @@ from hdh.testbed.paths import DEFAULT_NAME, locked, state_dir
 from hdh.testbed.proc import (
     TestbedError,
     child_pids,
+    ensure_host_tools,
     proc_start_time,
     run,
     signal_proc,
@@ -59,6 +60,7 @@ def up(containers: int = 1, vm: bool = False) -> list[TestHost]:
         raise TestbedError("testbed", "up", f"--containers must be >= 0, not {containers}")
     vm_host = vm_name()
     wanted = [container_name(i) for i in range(1, containers + 1)] + ([vm_host] if vm else [])
+    ensure_host_tools()
     with locked(state_dir() / "lock"):
         hosts = state.load()
         _forget_dead(hosts)
