@@ -70,7 +70,7 @@ class WorldWritableDirs(FactBase[list[str]]):
     def command(self) -> str:
         # -xdev on each local mount keeps network and pseudo file systems out of the walk.
         return (
-            "findmnt -rn -o TARGET -t ext2,ext3,ext4,xfs,btrfs,tmpfs 2>/dev/null | "
+            "findmnt -rn -o TARGET -t ext2,ext3,ext4,xfs,btrfs,tmpfs,overlay 2>/dev/null | "
             'while read -r m; do find "$m" -xdev -type d -perm -0002 ! -perm -1000 '
             "-print 2>/dev/null; done | sort -u"
         )

@@ -56,7 +56,8 @@ def ruleset(s: dict, ssh_port: int) -> str:
 @deploy("Host firewall (R80)")
 def firewall() -> None:
     s = settings("firewall")
-    ssh_port = int(host.data.get("ssh_port") or 22)
+    # The port sshd listens on in the host (not the client-side port of a forward or a jump).
+    ssh_port = int(host.data.get("sshd_port") or 22)
     ops.validated_file(
         name="R80 nftables: drop inbound except SSH and the role's ports",
         path=NFT_FILE,

@@ -7,6 +7,7 @@ from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import PyinfraError
 
 from hardening import (
     accounts,
@@ -25,6 +26,11 @@ from hardening import (
     sudo,
     timesync,
 )
+from hdh.errors import HdhError
+
+
+class StepError(HdhError):
+    """A deploy step refused or failed while its operations were being prepared."""
 
 
 def _accounts() -> None:
@@ -71,4 +77,8 @@ def check_areas(areas: Sequence[str] | None) -> list[str]:
 def harden() -> None:
     """Harden the current host for its role (host data `hdh_role`) and areas (`hdh_areas`)."""
     for area in check_areas(host.data.get("hdh_areas")):
-        AREAS[area]()
+        try:
+            AREAS[area]()
+        except (PyinfraError, HdhError) as exc:
+            # Name the area: pyinfra has already left the deploy when the error reaches us.
+            raise StepError(f"area {area}: {exc}") from exc

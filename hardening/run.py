@@ -94,8 +94,7 @@ def harden_hosts(
             results[h].kind = h.get_fact(HostKind)
             add_deploy(state, roles.harden, host=h)
         except (PyinfraError, HdhError) as exc:
-            step = h.current_deploy_name or "prepare"
-            results[h].error = f"{h.name}: step {step}: {exc}"
+            results[h].error = f"{h.name}: step prepare, {exc}"
             _fail(state, h)
     if not check and state.active_hosts:
         try:

@@ -8,7 +8,7 @@ import pytest
 
 from hardening import data
 
-LOCAL = "findmnt -rn -o TARGET -t ext2,ext3,ext4,xfs,btrfs,tmpfs"
+LOCAL = "findmnt -rn -o TARGET -t ext2,ext3,ext4,xfs,btrfs,tmpfs,overlay"
 # setuid/setgid files Debian 12 ships in the packages of our image (R56 allow-list).
 SETUID_ALLOWED = {
     "/usr/bin/chfn",

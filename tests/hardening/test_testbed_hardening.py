@@ -1,0 +1,156 @@
+"""Hardening on the testbed: plant, converge, idempotence, no lock-out, testinfra by R-number.
+
+Containers (fast tier) take two roles and every area; the VM (kernel tier) takes only the areas
+a container cannot prove (sysctls, modules, mounts, auditd). Reports and timings are written to
+build/hardening/ (report.json/.md per host, timings.json).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hardening.roles import KERNEL_AREAS
+from hardening.run import HostResult, harden_hosts
+from hdh.testbed import TestHost
+
+pytestmark = pytest.mark.testbed
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "build" / "hardening"
+CONTAINER_ROLES = ("bastion", "k8s-node")  # enhanced level + the role with the most deviations
+VM_ROLE = "data-host"
+TIMINGS: dict[str, float] = {}
+
+
+def spec(h: TestHost, role: str) -> tuple[str, dict[str, Any]]:
+    return (
+        h.name,
+        {
+            "ssh_hostname": h.host,
+            "ssh_port": h.port,
+            "ssh_user": h.user,
+            "ssh_key": str(h.key_path),
+            "ssh_known_hosts_file": "/dev/null",
+            "ssh_strict_host_key_checking": "no",
+            "deploy_user": h.user,
+            "hdh_role": role,
+        },
+    )
+
+
+def timed(label: str, *args: Any, **kwargs: Any) -> list[HostResult]:
+    start = time.monotonic()
+    results = harden_hosts(*args, **kwargs)
+    TIMINGS[label] = round(time.monotonic() - start, 1)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "timings.json").write_text(json.dumps(TIMINGS, indent=1) + "\n")
+    return results
+
+
+def sh(ssh_run: Any, h: TestHost, command: str) -> str:
+    out = ssh_run(h, f"sudo -n sh -c {json.dumps(command)}")
+    assert out.returncode == 0, f"{h.name}: {command}: {out.stderr}"
+    return str(out.stdout)
+
+
+def checks(h: TestHost, role: str, ssh_config: Path, *extra: str) -> dict[str, Any]:
+    """Run the testinfra checks against one host as any operator would; return its report."""
+    report = OUT / h.name
+    argv = [
+        sys.executable, "-m", "pytest", "tests/hardening/checks", "-q", "-p", "no:cacheprovider",
+        f"--hosts=paramiko://{h.name}", f"--ssh-config={ssh_config}", "--sudo",
+        f"--hdh-role={role}", f"--hdh-report={report}", *extra,
+    ]  # fmt: skip
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    doc = json.loads((report / "report.json").read_text())
+    failed = {r: c for r, c in doc["controls"].items() if c["result"] == "failed"}
+    assert proc.returncode == 0 and not failed, f"{h.name}: {proc.stdout[-3000:]}"
+    return doc
+
+
+@pytest.fixture(scope="module")
+def fleet(testbed_containers: list[TestHost]) -> list[tuple[TestHost, str]]:
+    assert len(testbed_containers) >= 2, "needs two containers (HDH_TESTBED_CONTAINERS>=2)"
+    return list(zip(testbed_containers[:2], CONTAINER_ROLES, strict=True))
+
+
+def test_unreachable_host_is_named(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    fake = TestHost("hdh-nowhere", "container", "127.0.0.1", 9, "deploy", key)
+    (result,) = harden_hosts([spec(fake, "base")])
+    assert result.error is not None
+    assert result.error.startswith("hdh-nowhere: step connect: unreachable"), result.error
+
+
+def test_containers_converge_then_change_nothing(
+    fleet: list[tuple[TestHost, str]], ssh_run: Any, testbed_ssh_config: Path
+) -> None:
+    (c1, role1), (c2, role2) = fleet
+    # Prepare (dev-sec style): plant what the deploy must fix, and a half-configured host.
+    for h in (c1, c2):
+        sh(ssh_run, h, "mkdir -p /srv/drop && chmod 0777 /srv/drop")  # R54: no sticky bit
+        sh(ssh_run, h, "usermod -s /bin/sh daemon")  # R34: a system account with a shell
+        sh(ssh_run, h, "sysctl -w net.ipv4.conf.all.accept_redirects=1")  # R12: drifted
+    sh(ssh_run, c2, "echo 'HdhPlantedBogusKeyword yes' >> /etc/ssh/sshd_config")
+
+    # An "interrupted" first run: only some areas, then the broken host fails at a named step.
+    timed("containers: partial run (packages, accounts)", [spec(c1, role1)], ["packages", "accounts"])
+    first = {r.name: r for r in timed("containers: first run", [spec(c1, role1), spec(c2, role2)])}
+    assert first[c1.name].error is None, first[c1.name].error
+    assert first[c1.name].changed, "a fresh host must need changes"
+    err = first[c2.name].error or ""
+    assert err.startswith(f"{c2.name}: step ") and "sshd drop-in" in err and "rejected" in err, err
+    assert ssh_run(c2, "sudo -n true").returncode == 0, "the failed sshd step locked us out"
+    assert "00-hdh-anssi.conf" not in sh(ssh_run, c2, "ls /etc/ssh/sshd_config.d/")
+
+    # The operator fixes the host; the next run converges, the one after changes nothing.
+    sh(ssh_run, c2, "sed -i '/HdhPlantedBogusKeyword/d' /etc/ssh/sshd_config")
+    second = timed("containers: converge", [spec(c1, role1), spec(c2, role2)])
+    assert [r.error for r in second] == [None, None], [r.error for r in second]
+    third = timed("containers: idempotent re-run", [spec(c1, role1), spec(c2, role2)])
+    assert {r.name: r.changed for r in third} == {c1.name: [], c2.name: []}
+    assert {r.kind for r in third} == {"container"}
+
+    # Verify (dev-sec style): the planted cases are fixed, the deploy user still gets in.
+    for h in (c1, c2):
+        assert sh(ssh_run, h, "stat -c %a /srv/drop").strip() == "1777"
+        assert sh(ssh_run, h, "getent passwd daemon").strip().endswith(":/usr/sbin/nologin")
+        assert sh(ssh_run, h, "sysctl -n net.ipv4.conf.all.accept_redirects").strip() == "0"
+        fresh = ssh_run(h, "sudo -n id -un")  # a new SSH login, as after any reboot
+        assert fresh.returncode == 0 and fresh.stdout.strip() == "root", fresh.stderr
+    assert sh(ssh_run, c1, "stat -c %G:%a /usr/bin/sudo").strip() == "sudo:4750"  # R38 bastion
+    assert "10250" in sh(ssh_run, c2, "nft list table inet hdh_filter")  # k8s-node deviation
+
+    start = time.monotonic()
+    for h, role in fleet:
+        doc = checks(h, role, testbed_ssh_config)
+        assert doc["hosts"] == [{"host": h.name, "kind": "container"}]
+        assert doc["summary"]["passed"] >= 30
+    TIMINGS["containers: testinfra checks"] = round(time.monotonic() - start, 1)
+    (OUT / "timings.json").write_text(json.dumps(TIMINGS, indent=1) + "\n")
+
+
+def test_vm_kernel_controls(testbed_vm: TestHost, ssh_run: Any, testbed_ssh_config: Path) -> None:
+    vm = testbed_vm
+    sh(ssh_run, vm, "sysctl -w kernel.kptr_restrict=0")  # R9: drifted, kernel-global
+    first = timed("vm: kernel areas first run", [spec(vm, VM_ROLE)], list(KERNEL_AREAS))
+    assert first[0].error is None and first[0].kind == "vm", first[0].error
+    assert any("R9" in c for c in first[0].changed)
+    again = timed("vm: kernel areas re-run", [spec(vm, VM_ROLE)], list(KERNEL_AREAS))
+    assert again[0].error is None and again[0].changed == [], again[0].changed
+    assert ssh_run(vm, "sudo -n true").returncode == 0
+    start = time.monotonic()
+    doc = checks(vm, VM_ROLE, testbed_ssh_config, "-m", "kernel")
+    TIMINGS["vm: testinfra kernel checks"] = round(time.monotonic() - start, 1)
+    (OUT / "timings.json").write_text(json.dumps(TIMINGS, indent=1) + "\n")
+    assert doc["hosts"] == [{"host": vm.name, "kind": "vm"}]
+    for rnum in ("R9", "R11", "R12", "R14", "R28", "R73"):
+        assert doc["controls"][rnum]["result"] == "passed", (rnum, doc["controls"][rnum])
