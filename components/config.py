@@ -364,6 +364,16 @@ def _check_overlaps(s: Settings, bubbles: list[ResolvedBubble], path: str) -> It
             tier = getattr(s.tiers, t)
             if tier.overlaps(s.bubble_pool.cidr):
                 yield ConfigError(path, "hdh:bubblePool.cidr", f"overlaps {t} tier {tier}")
+    k = s.kubernetes
+    if k.enabled:
+        # Pods and services must not shadow a tier or a bubble: the cluster could not reach it.
+        for cidr, key, what in (
+            (k.pod_cidr, "hdh:kubernetes.podCidr", "Kubernetes pod range"),
+            (k.service_cidr, "hdh:kubernetes.serviceCidr", "Kubernetes service range"),
+        ):
+            if s.bubble_pool and cidr.overlaps(s.bubble_pool.cidr):
+                yield ConfigError(path, key, f"{cidr} overlaps the bubble pool")
+            spans.append((cidr, key, what))
     # Widest first at equal start, so the narrower (more specific) entry is the one blamed.
     spans.sort(key=lambda x: (int(x[0].network_address), x[0].prefixlen))
     widest: tuple[IPv4Network, str, str] | None = None

@@ -14,6 +14,7 @@ from components.config import load_stack
 from components.k8s_baseline import PLACEHOLDER_KUBECONFIG
 from components.k8s_cluster import TLS_PASSTHROUGH_TAG, api_client_cidrs, api_vip
 from components.kubeadm import CONF_DIR, secret_id
+from hdh.errors import ConfigErrors
 from hdh.plan import Plan, PlanMocks, PlannedResource, plan_stack
 from tests.components.conftest import of_type, planned
 
@@ -267,3 +268,18 @@ def test_kubeadm_api_reachable_only_from_bastion_bubbles_and_nodes() -> None:
         if r.inputs["direction"] == "egress" and r.inputs.get("remoteGroupId") == api
     }
     assert egress == allowed
+
+
+def test_pod_and_service_ranges_must_not_shadow_the_platform(edited_stack: Any) -> None:
+    def edit(c: dict[str, Any]) -> None:
+        c["hdh:kubernetes"] = {
+            "enabled": True,
+            "podCidr": "10.30.32.0/20",
+            "serviceCidr": "10.68.0.0/16",
+        }
+
+    with pytest.raises(ConfigErrors) as exc:
+        plan_stack(KUBEADM, path=edited_stack(edit, stack=KUBEADM))
+    text = "\n".join(exc.value.lines())
+    assert "hdh:kubernetes.serviceCidr: 10.68.0.0/16 overlaps the bubble pool" in text
+    assert "hdh:kubernetes.podCidr: 10.30.32.0/20 overlaps processing tier 10.30.32.0/19" in text
