@@ -61,7 +61,7 @@ def api_vip(cfg: StackConfig) -> str:
 class ProcessingCluster(pulumi.ComponentResource):
     api_endpoint: pulumi.Output[str]
     kubeconfig: pulumi.Output[str] | None
-    """Secret. None for a kubeadm cluster until `hdh:kubeconfig` is set after its bootstrap."""
+    """Secret. None for a kubeadm cluster until `kubernetes:kubeconfig` is set after bootstrap."""
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
