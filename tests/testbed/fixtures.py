@@ -11,13 +11,16 @@ Session-scoped: the image is built (or found in the cache) and the hosts booted 
     ssh_run             -> callable(host, command, tty=False) -> CompletedProcess, over SSH like
                            any client; tty=True for sudo once BP-028 sets `Defaults requiretty`
                            (stderr then arrives in stdout, lines end with \\r\\n)
-At the end of the session the testbed is taken down if the session brought it up (CI leaves
-nothing behind); hosts that were already up (`scripts/testbed up`) are left up. HDH_TESTBED_KEEP=1
-always keeps them, HDH_TESTBED_KEEP=0 always takes them down.
+
+One pytest session at a time owns a testbed: a second one fails at once, naming the first (give
+it another HDH_TESTBED_NAME). At the end of the session the testbed is taken down if the session
+brought it up (CI leaves nothing behind); hosts already up before (`scripts/testbed up`) are left
+up. HDH_TESTBED_KEEP=1 always keeps them, HDH_TESTBED_KEEP=0 always takes them down.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -37,14 +40,29 @@ def _containers() -> int:
 
 @pytest.fixture(scope="session")
 def testbed_session() -> Iterator[None]:
-    """Brings nothing up by itself; decides at the end whether to take the testbed down."""
+    """One test session per testbed at a time; decides at the end whether to take it down."""
     if os.geteuid() != 0:
         pytest.skip("the testbed needs root (network namespaces, nspawn)")
-    was_up = bool(testbed.status())
-    yield
-    keep = os.environ.get("HDH_TESTBED_KEEP", "")
-    if keep == "0" or (keep != "1" and not was_up):
-        testbed.down()
+    sdir = testbed.state_dir()
+    sdir.mkdir(parents=True, exist_ok=True)
+    with open(sdir / "session.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            pytest.fail(
+                f"testbed {testbed.prefix()} is in use by another test session (pid "
+                f"{lock.read().strip() or '?'}): wait for it, or run this one on a second testbed "
+                "with HDH_TESTBED_NAME=<another prefix>"
+            )
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        was_up = bool(testbed.status())
+        yield
+        keep = os.environ.get("HDH_TESTBED_KEEP", "")
+        if keep == "0" or (keep != "1" and not was_up):
+            testbed.down()
 
 
 @pytest.fixture(scope="session")
