@@ -265,7 +265,10 @@ def _wait_ssh(h: HostState) -> None:
     while time.monotonic() - t0 < timeout:
         if not h.running():
             raise TestbedError(h.name, "boot", f"exited before SSH came up (see {_log(h)})")
-        res = subprocess.run(argv, capture_output=True, timeout=60, check=False)
+        try:
+            res = subprocess.run(argv, capture_output=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:  # sshd accepted but the host is too busy to answer yet
+            continue
         if res.returncode == 0:
             log.info("%s: ssh up after %.1f s", h.name, time.monotonic() - t0)
             return
