@@ -58,10 +58,21 @@ def _validate(path: Path, doc: dict[str, Any]) -> None:
         raise ConfigErrors(errors)
 
 
-def ssh_config(doc: dict[str, Any], user: str, key: str | None) -> str:
+def ssh_config(
+    doc: dict[str, Any],
+    user: str,
+    key: str | None,
+    known_hosts: str | None = None,
+    host_key_check: str | None = None,
+) -> str:
     """An OpenSSH client config: every host reached through the bastion unless it is one."""
     bastion = doc.get("bastion")
     common = [f"  User {user}"] + ([f"  IdentityFile {key}", "  IdentitiesOnly yes"] if key else [])
+    # The jump itself is opened from this config only: host key settings must be here too.
+    if known_hosts:
+        common.append(f"  UserKnownHostsFile {known_hosts}")
+    if host_key_check:
+        common.append(f"  StrictHostKeyChecking {host_key_check}")
     out = []
     if bastion:
         out += [f"Host {BASTION}", f"  HostName {bastion['address']}"]
@@ -69,7 +80,11 @@ def ssh_config(doc: dict[str, Any], user: str, key: str | None) -> str:
     for h in doc["hosts"]:
         out += [f"Host {h['name']}", f"  HostName {h['address']}"]
         out += [f"  Port {int(h.get('port', 22))}", *common]
-        if bastion and h.get("role") != "bastion" and h["address"] != bastion["address"]:
+        same = (h["address"], int(h.get("port", 22))) == (
+            bastion and bastion["address"],
+            bastion and int(bastion.get("port", 22)),
+        )
+        if bastion and h.get("role") != "bastion" and not same:
             out.append(f"  ProxyJump {BASTION}")
         out.append("")
     return "\n".join(out)
@@ -86,7 +101,16 @@ def build(
     """pyinfra hosts [(name, data)] for `doc`; writes `workdir/ssh_config` for the jumps."""
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / "ssh_config"
-    cfg.write_text(ssh_config(doc, user, key))
+    extra = host_data or {}
+    cfg.write_text(
+        ssh_config(
+            doc,
+            user,
+            key,
+            extra.get("ssh_known_hosts_file"),
+            extra.get("ssh_strict_host_key_checking"),
+        )
+    )
     hosts: list[HostSpec] = []
     for h in doc["hosts"]:
         if role and h["role"] != role:

@@ -36,7 +36,12 @@ Commands = Generator[StringCommand | str, None, None]
 
 
 def in_container() -> bool:
-    return host.get_fact(HostKind) == "container"
+    # Asked by most operations: read once per host object (one run), not once per operation.
+    kind = getattr(host, "hdh_kind", None)
+    if kind is None:
+        kind = host.get_fact(HostKind)
+        host.hdh_kind = kind
+    return bool(kind == "container")
 
 
 def _mode(mode: str) -> int:

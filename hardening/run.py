@@ -81,7 +81,9 @@ def harden_hosts(
         specs.append((name, hdata))
     inventory = Inventory((specs, {}))
     config = Config(SUDO=True, PARALLEL=parallel, FAIL_PERCENT=100)
-    state = State(inventory, config)
+    # A real run does not predict changes first: every operation reads its facts once, at
+    # execution (half the SSH round trips); --check predicts and executes nothing.
+    state = State(inventory, config, check_for_changes=check)
     state.should_raise_failed_hosts = lambda _state: False  # we report every host ourselves
     results = {h: HostResult(h.name, str(h.data.get("hdh_role"))) for h in inventory}
     with contextlib.suppress(PyinfraError):  # every host unreachable: reported below

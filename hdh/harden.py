@@ -35,6 +35,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--ssh-user", default="deploy", help="deploy user (default: deploy)")
     p.add_argument("--ssh-key", help="private key of the deploy user")
     p.add_argument("--known-hosts", help="known_hosts file to check host keys against")
+    p.add_argument(
+        "--host-key-check",
+        choices=("yes", "accept-new", "no"),
+        default="accept-new",
+        help="StrictHostKeyChecking (default accept-new; `no` only for throwaway test hosts)",
+    )
     p.add_argument("--parallel", type=int, default=10, help="hosts hardened at once")
     p.add_argument("--json", type=Path, help="write the per-host results as JSON here")
     p.set_defaults(run=run)
@@ -49,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     data.validate()
     doc = load_outputs(args.inventory)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"ssh_strict_host_key_checking": args.host_key_check}
     if args.known_hosts:
         extra["ssh_known_hosts_file"] = args.known_hosts
     areas = [a.strip() for a in args.areas.split(",")] if args.areas else None

@@ -102,7 +102,9 @@ def test_containers_converge_then_change_nothing(
     sh(ssh_run, c2, "echo 'HdhPlantedBogusKeyword yes' >> /etc/ssh/sshd_config")
 
     # An "interrupted" first run: only some areas, then the broken host fails at a named step.
-    timed("containers: partial run (packages, accounts)", [spec(c1, role1)], ["packages", "accounts"])
+    timed(
+        "containers: partial run (packages, accounts)", [spec(c1, role1)], ["packages", "accounts"]
+    )
     first = {r.name: r for r in timed("containers: first run", [spec(c1, role1), spec(c2, role2)])}
     assert first[c1.name].error is None, first[c1.name].error
     assert first[c1.name].changed, "a fresh host must need changes"
@@ -154,3 +156,44 @@ def test_vm_kernel_controls(testbed_vm: TestHost, ssh_run: Any, testbed_ssh_conf
     assert doc["hosts"] == [{"host": vm.name, "kind": "vm"}]
     for rnum in ("R9", "R11", "R12", "R14", "R28", "R73"):
         assert doc["controls"][rnum]["result"] == "passed", (rnum, doc["controls"][rnum])
+
+
+def test_cli_through_the_bastion(
+    fleet: list[tuple[TestHost, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hdh harden --check` from stack outputs: c1 is the bastion, a host behind it is reached
+    with ProxyJump (here c1's own sshd on its loopback, the only address behind it)."""
+    from hdh.cli import main
+
+    (c1, _), _ = fleet
+    outputs = {
+        "inventory": {
+            "bastion": {"address": c1.host, "port": c1.port},
+            "hosts": [
+                {"name": "bastion-0", "address": c1.host, "port": c1.port, "role": "bastion"},
+                {
+                    "name": "behind-0",
+                    "address": "127.0.0.1",
+                    "port": 22,
+                    "role": "bastion",
+                    "tier": "admin",
+                },
+            ],
+        }
+    }
+    outputs["inventory"]["hosts"][1]["role"] = "base"  # so that it is reached through the jump
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    argv = ["harden", "--inventory", str(path), "--ssh-key", str(c1.key_path), "--check",
+            "--known-hosts", "/dev/null", "--host-key-check", "no", "--json",
+            str(tmp_path / "r.json")]  # fmt: skip
+    start = time.monotonic()
+    rc = main(argv)
+    TIMINGS["cli --check via bastion"] = round(time.monotonic() - start, 1)
+    out = capsys.readouterr().out
+    results = {r["host"]: r for r in json.loads((tmp_path / "r.json").read_text())}
+    assert rc == 0, out
+    assert results["bastion-0"]["changed"] == [] and results["bastion-0"]["kind"] == "container"
+    # Same machine, other role: the base role's differences are predicted, nothing applied.
+    assert results["behind-0"]["error"] is None and results["behind-0"]["changed"], out
+    assert "would change" in out
