@@ -84,11 +84,27 @@ def test_unreadable_or_wrong_shape(tmp_path: Path) -> None:
         load_outputs(write(tmp_path, {"bastion": {"address": "x"}}))
 
 
-def test_cli_bad_input_exits_2_without_traceback(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from hdh.cli import main
+def harden_args(*argv: str) -> object:
+    import argparse
 
-    rc = main(["harden", "--inventory", str(tmp_path / "absent.yaml")])
-    err = capsys.readouterr().err
-    assert rc == 2 and "cannot read inventory" in err and "Traceback" not in err
+    from hdh import harden
+
+    p = argparse.ArgumentParser()
+    harden.add_parser(p.add_subparsers(dest="command"))
+    return p.parse_args(["harden", *argv])
+
+
+def test_cli_bad_input_is_a_user_error(tmp_path: Path) -> None:
+    from hdh.errors import HdhError
+    from hdh.harden import run
+
+    with pytest.raises(HdhError) as err:  # hdh.cli prints its lines and exits 2
+        run(harden_args("--inventory", str(tmp_path / "absent.yaml")))  # type: ignore[arg-type]
+    assert err.value.exit_code == 2 and "cannot read inventory" in err.value.lines()[0]
+
+
+def test_cli_module_registers_harden() -> None:
+    from hdh import harden
+
+    args = harden_args("--inventory", "out.json", "--role", "bastion", "--check")
+    assert args.run is harden.run and args.check and args.role == "bastion"  # type: ignore[attr-defined]

@@ -100,6 +100,8 @@ def test_containers_converge_then_change_nothing(
         sh(ssh_run, h, "usermod -s /bin/sh daemon")  # R34: a system account with a shell
         sh(ssh_run, h, "sysctl -w net.ipv4.conf.all.accept_redirects=1")  # R12: drifted
     sh(ssh_run, c2, "echo 'HdhPlantedBogusKeyword yes' >> /etc/ssh/sshd_config")
+    # On hosts kept from an earlier session the drop-in exists: drop it so sshd -t must run.
+    sh(ssh_run, c2, "rm -f /etc/ssh/sshd_config.d/00-hdh-anssi.conf")
 
     # An "interrupted" first run: only some areas, then the broken host fails at a named step.
     timed(
@@ -163,10 +165,14 @@ def test_cli_through_the_bastion(
 ) -> None:
     """`hdh harden --check` from stack outputs: c1 is the bastion, a host behind it is reached
     with ProxyJump (here c1's own sshd on its loopback, the only address behind it)."""
-    from hdh.cli import main
+    import argparse
 
+    from hdh import harden
+
+    parser = argparse.ArgumentParser()
+    harden.add_parser(parser.add_subparsers(dest="command"))
     (c1, _), _ = fleet
-    outputs = {
+    outputs: dict[str, Any] = {
         "inventory": {
             "bastion": {"address": c1.host, "port": c1.port},
             "hosts": [
@@ -174,21 +180,20 @@ def test_cli_through_the_bastion(
                 {
                     "name": "behind-0",
                     "address": "127.0.0.1",
-                    "port": 22,
-                    "role": "bastion",
+                    "port": 22,  # c1's own sshd, reachable only from inside c1
+                    "role": "base",  # not the bastion: reached through the jump
                     "tier": "admin",
                 },
             ],
         }
     }
-    outputs["inventory"]["hosts"][1]["role"] = "base"  # so that it is reached through the jump
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(outputs))
     argv = ["harden", "--inventory", str(path), "--ssh-key", str(c1.key_path), "--check",
             "--known-hosts", "/dev/null", "--host-key-check", "no", "--json",
             str(tmp_path / "r.json")]  # fmt: skip
     start = time.monotonic()
-    rc = main(argv)
+    rc = harden.run(parser.parse_args(argv))  # what `hdh harden ...` runs
     TIMINGS["cli --check via bastion"] = round(time.monotonic() - start, 1)
     out = capsys.readouterr().out
     results = {r["host"]: r for r in json.loads((tmp_path / "r.json").read_text())}
