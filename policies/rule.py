@@ -1,0 +1,181 @@
+"""Rule metadata and the resource view every rule reads (secrets and unknowns made explicit)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _is_unknown
+
+SIG_KEY = "4dabf18193072939515e22adb298388d"  # the engine's special-signature key
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # ... whose value marks a secret
+SECRET = "[secret]"  # an encrypted secret's value, as `pulumi preview --json` shows it
+INTERNAL_KEYS = ("__defaults", "__internal")
+
+Severity = Literal["low", "medium", "high", "critical"]
+Enforcement = Literal["mandatory", "advisory"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """One policy check: stable id, what it checks, how bad, which controls, how to fix."""
+
+    id: str  # kebab case; the module is its snake case
+    title: str
+    severity: Severity
+    enforcement: Enforcement
+    frameworks: tuple[str, ...]  # keys of policies.controls.CONTROLS
+    remediation: str
+    resource_types: tuple[str, ...]  # exact type tokens, or a prefix ending in "*"
+    config: tuple[str, ...] = ()  # keys of policies.config.SCHEMA the check reads
+    scope: Literal["resource", "stack"] = "resource"
+
+    def applies(self, typ: str) -> bool:
+        return any(typ == t or (t.endswith("*") and typ.startswith(t[:-1])) for t in self.resource_types)
+
+
+class _Unknown:
+    """A value the engine cannot know during preview (a computed id, an output)."""
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+@dataclass
+class Resource:
+    """A resource as a rule sees it: plain props, secret paths recorded, provider props beside."""
+
+    urn: str
+    type: str
+    name: str
+    props: dict[str, Any]
+    provider: dict[str, Any] = field(default_factory=dict)
+    secret_paths: frozenset[tuple[Any, ...]] = frozenset()
+    id: str = ""
+    deps: dict[str, list[str]] = field(default_factory=dict)  # property -> URNs it came from
+
+    @classmethod
+    def build(
+        cls,
+        urn: str,
+        typ: str,
+        name: str,
+        props: Any,
+        provider: Any = None,
+        deps: Mapping[str, Sequence[str]] | None = None,
+    ) -> Resource:
+        secrets: set[tuple[Any, ...]] = set()
+        plain = _plain(props, (), secrets) or {}
+        rid = plain.get("id") if isinstance(plain.get("id"), str) else ""
+        return cls(
+            urn=urn,
+            type=typ,
+            name=name,
+            props=plain,
+            provider=_plain(provider, (), set()) or {},
+            secret_paths=frozenset(secrets),
+            id=rid or "",
+            deps={k: list(v) for k, v in (deps or {}).items()},
+        )
+
+    def get(self, *path: Any, default: Any = None, of: str = "props") -> Any:
+        """The value at `path`; raises the SDK's UnknownValueError when preview cannot know it."""
+        value: Any = self.props if of == "props" else self.provider
+        for i, key in enumerate(path):
+            if isinstance(value, Mapping):
+                value = value.get(key, default) if i == len(path) - 1 else value.get(key)
+            elif isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
+                value = value[key]
+            else:
+                return default
+            if value is UNKNOWN:
+                raise UnknownValueError(UNKNOWN_STRING_VALUE, [str(p) for p in path[: i + 1]])
+            if value is None:
+                return default
+        return value
+
+    def is_secret(self, *path: Any) -> bool:
+        return any(path[:n] in self.secret_paths for n in range(1, len(path) + 1))
+
+    def tags(self) -> dict[str, str]:
+        """OpenStack `tags` ("key=value" strings) merged with `metadata` (a map)."""
+        out: dict[str, str] = {}
+        for tag in self.get("tags") or []:
+            if isinstance(tag, str):
+                key, _, value = tag.partition("=")
+                out[key] = value
+        meta = self.props.get("metadata")
+        if isinstance(meta, Mapping):
+            out.update({k: v for k, v in meta.items() if isinstance(v, str)})
+        return out
+
+
+def _plain(value: Any, path: tuple[Any, ...], secrets: set[tuple[Any, ...]]) -> Any:
+    """Unwrap the SDK's proxies and secret envelopes; unknown sentinels become UNKNOWN."""
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        value = value["__target"]  # pulumi_policy's unknown-checking proxy
+    elif isinstance(value, Sequence) and not isinstance(value, list | str | tuple):
+        value = value["__target"]
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            secrets.add(path)
+            return _plain(_secret_value(value), path, secrets)
+        return {
+            k: _plain(v, (*path, k), secrets) for k, v in value.items() if k not in INTERNAL_KEYS
+        }
+    if isinstance(value, list | tuple):
+        return [_plain(v, (*path, i), secrets) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        if _is_unknown(value):
+            return UNKNOWN
+        if value == SECRET:
+            secrets.add(path)
+    return value
+
+
+def _secret_value(envelope: Mapping[str, Any]) -> Any:
+    if "value" in envelope:  # the engine's wire form
+        return envelope["value"]
+    if "plaintext" in envelope:  # `pulumi stack export --show-secrets`: JSON-encoded
+        try:
+            return json.loads(envelope["plaintext"])
+        except (TypeError, ValueError):
+            return envelope["plaintext"]
+    return SECRET  # ciphertext: the value is not readable here, and needs not be
+
+
+def walk(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Every (path, leaf) under a plain value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from walk(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from walk(v, (*path, i))
+    else:
+        yield path, value
+
+
+class Stack:
+    """All resources of a stack, with references resolved by property dependency or by id."""
+
+    def __init__(self, resources: list[Resource]) -> None:
+        self.resources = resources
+        self.by_urn = {r.urn: r for r in resources}
+        self.by_id = {r.id: r for r in resources if r.id}
+
+    def of_type(self, typ: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == typ]
+
+    def ref(self, res: Resource, prop: str) -> Resource | None:
+        """The resource whose id `res.props[prop]` holds (known in preview through its deps)."""
+        for urn in res.deps.get(prop, []):
+            if urn in self.by_urn:
+                return self.by_urn[urn]
+        value = res.props.get(prop)
+        return self.by_id.get(value) if isinstance(value, str) else None

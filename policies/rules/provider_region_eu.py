@@ -1,0 +1,27 @@
+"""Explicit OpenStack providers pin an EU region and a known Keystone endpoint (sovereignty)."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from policies.checks import auth_url_problem, region_problem
+from policies.rule import Resource, Rule
+
+RULE = Rule(
+    id="provider-region-eu",
+    title="OpenStack providers are pinned to an allowed EU region and endpoint",
+    severity="critical",
+    enforcement="mandatory",
+    frameworks=("snc-location", "hds-hosting-eea"),
+    remediation="Set the provider's region to an EU region of the stack's profile "
+    "(openstack:region) and its authUrl to the profile's Keystone endpoint.",
+    resource_types=("pulumi:providers:openstack",),
+    config=("allowedRegions", "allowedAuthUrls", "allowTestRegions", "testRegions"),
+)
+
+
+def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
+    auth_url = res.get("authUrl")
+    if problem := region_problem(res.get("region"), auth_url, cfg):
+        yield problem
+    if problem := auth_url_problem(auth_url, cfg):
+        yield problem
