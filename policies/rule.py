@@ -99,6 +99,10 @@ class Resource:
                 return default
         return value
 
+    def has(self, prop: str) -> bool:
+        """Whether `prop` is set; a value preview cannot know yet (an id) counts as set."""
+        return self.props.get(prop) not in (None, "")
+
     def is_secret(self, *path: Any) -> bool:
         return any(path[:n] in self.secret_paths for n in range(1, len(path) + 1))
 

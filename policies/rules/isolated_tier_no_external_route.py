@@ -32,5 +32,7 @@ def check_stack(stack: Stack, cfg: dict[str, Any]) -> Iterator[tuple[Resource, s
 
 
 def _external(router: Resource) -> bool:
+    # In preview an unset gateway is an unknown output: only a known network id counts (the
+    # plan and a deployed stack's export always know it; see docs/policies.md).
     gateway = router.props.get("externalNetworkId") or router.props.get("externalGateway")
-    return bool(gateway)
+    return isinstance(gateway, str | dict) and bool(gateway)

@@ -22,9 +22,9 @@ RULE = Rule(
 def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
     if res.get("direction") != "ingress":
         return
-    prefix, group = res.get("remoteIpPrefix"), res.get("remoteGroupId")
+    prefix = res.get("remoteIpPrefix")
     bastion = cfg["bastionName"] in res.name
-    if not prefix and not group:
+    if not prefix and not res.has("remoteGroupId"):
         yield "neither remoteIpPrefix nor remoteGroupId: admits any source"
     elif is_world(prefix) and not (bastion and prefix in cfg["bastionCidrs"]):
         yield f"admits {prefix} (the whole Internet)"
