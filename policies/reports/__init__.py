@@ -1,0 +1,16 @@
+"""Report renderers: each turns one Result (the list of findings) into one format."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from policies.run import Result
+
+FORMATS = ("text", "json", "sarif", "junit", "markdown")
+
+
+def renderer(fmt: str) -> Callable[[Result], str]:
+    return importlib.import_module(f"policies.reports.{fmt}").render  # type: ignore[no-any-return]

@@ -1,0 +1,37 @@
+"""JUnit XML: one test case per rule; each violation of a mandatory rule is a failure."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from policies.run import Result
+
+
+def render(result: Result) -> str:
+    by_rule: dict[str, list] = {}
+    for f in result.findings:
+        by_rule.setdefault(f.rule, []).append(f)
+    failed = sum(1 for r in result.rules if any(f.mandatory for f in by_rule.get(r.id, [])))
+    suite = ET.Element(
+        "testsuite",
+        name="hdh-policy",
+        tests=str(len(result.rules)),
+        failures=str(failed),
+        errors="0",
+        skipped="0",
+    )
+    for rule in result.rules:
+        case = ET.SubElement(suite, "testcase", classname=f"policies.{rule.enforcement}", name=rule.id)
+        found = by_rule.get(rule.id, [])
+        body = "\n".join(f"{f.urn}: {f.message}" for f in found)
+        if any(f.mandatory for f in found):
+            failure = ET.SubElement(
+                case, "failure", message=f"{len(found)} violation(s): {rule.title}", type="mandatory"
+            )
+            failure.text = body
+        elif found:  # advisory: reported, not failed
+            ET.SubElement(case, "system-out").text = body
+    root = ET.Element("testsuites", tests=suite.get("tests", "0"), failures=str(failed))
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

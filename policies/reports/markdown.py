@@ -1,0 +1,36 @@
+"""Markdown compliance matrix for auditors: control -> rule -> result, then the violations."""
+
+from __future__ import annotations
+
+from policies.controls import CONTROLS
+from policies.run import Result
+
+
+def render(result: Result) -> str:
+    s = result.summary()
+    counts: dict[str, int] = {}
+    blocking = {f.rule for f in result.findings if f.mandatory}
+    for f in result.findings:
+        counts[f.rule] = counts.get(f.rule, 0) + 1
+    lines = [
+        "# Compliance matrix",
+        "",
+        f"{s['resources']} resources ({s['source']}), {s['rules']} rules: "
+        f"**{'PASSED' if s['passed'] else 'FAILED'}** "
+        f"({s['mandatory']} mandatory, {s['advisory']} advisory violations).",
+        "",
+        "| Control | Framework | Rule | Enforcement | Result |",
+        "|---|---|---|---|---|",
+    ]
+    for key, control in CONTROLS.items():
+        for rule in (r for r in result.rules if key in r.frameworks):
+            n = counts.get(rule.id, 0)
+            verdict = "pass" if not n else f"**fail** ({n})" if rule.id in blocking else f"warn ({n})"
+            fw = f"{control.framework} {control.version}".strip()
+            lines.append(f"| {control.title} | {fw} | `{rule.id}` | {rule.enforcement} | {verdict} |")
+    if result.findings:
+        lines += ["", "## Violations", "", "| Rule | Resource | Message |", "|---|---|---|"]
+        for f in result.findings:
+            msg = f.message.replace("|", "\\|")
+            lines.append(f"| `{f.rule}` | `{f.urn}` | {msg} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,73 @@
+"""SARIF 2.1.0 report (GitLab/GitHub code scanning): one rule per policy, one result per finding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policies.controls import CONTROLS
+from policies.pack import PACK_NAME, PACK_VERSION
+from policies.run import Result
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVEL = {"mandatory": "error", "advisory": "warning"}
+# GitHub reads a 0-10 "security-severity" from rule properties to rank alerts.
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+
+
+def render(result: Result, artifact: str = "Pulumi.yaml") -> str:
+    index = {r.id: i for i, r in enumerate(result.rules)}
+    rules: list[dict[str, Any]] = [
+        {
+            "id": r.id,
+            "name": r.id,
+            "shortDescription": {"text": r.title},
+            "fullDescription": {"text": r.title},
+            "help": {"text": r.remediation},
+            "defaultConfiguration": {"level": LEVEL[r.enforcement]},
+            "properties": {
+                "security-severity": SECURITY_SEVERITY[r.severity],
+                "tags": ["security", *r.frameworks],
+                "frameworks": [f"{CONTROLS[c].framework}: {CONTROLS[c].title}" for c in r.frameworks],
+            },
+        }
+        for r in result.rules
+    ]
+    results = [
+        {
+            "ruleId": f.rule,
+            "ruleIndex": index[f.rule],
+            "level": LEVEL.get(f.enforcement, "warning"),
+            "message": {"text": f"{f.message} ({f.urn})"},
+            # Resources have no source line; the project file anchors the alert, the URN names it.
+            "locations": [
+                {
+                    "physicalLocation": {"artifactLocation": {"uri": artifact}},
+                    "logicalLocations": [
+                        {"fullyQualifiedName": f.urn, "name": f.resource_name, "kind": "resource"}
+                    ],
+                }
+            ],
+            "partialFingerprints": {"hdhPolicy/v1": f"{f.rule}:{f.urn}:{f.message}"},
+        }
+        for f in result.findings
+    ]
+    doc = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": PACK_NAME,
+                        "version": PACK_VERSION,
+                        "informationUri": "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/",
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+                "properties": {"summary": result.summary()},
+            }
+        ],
+    }
+    return json.dumps(doc, indent=1) + "\n"
