@@ -66,11 +66,21 @@ def is_world(prefix: Any) -> bool:
         return False
 
 
+# Internal address space: everything else is external, documentation ranges included (the
+# stacks use RFC 5737 ranges as stand-ins for the administrators' real public addresses).
+INTERNAL = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
+              "169.254.0.0/16", "fc00::/7", "fe80::/10", "::1/128")
+)
+
+
 def is_public(prefix: str) -> bool:
     try:
-        return ipaddress.ip_network(prefix, strict=False).is_global
+        net = ipaddress.ip_network(prefix, strict=False)
     except ValueError:
-        return True  # not a CIDR: cannot show it is private
+        return True  # not a CIDR: cannot show it is internal
+    return not any(net.version == i.version and net.subnet_of(i) for i in INTERNAL)  # type: ignore[arg-type]
 
 
 def within(prefix: str, allowed: list[str]) -> bool:

@@ -23,7 +23,7 @@ RULE = Rule(
 def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
     if cfg["bastionName"] in res.name:
         return
-    if res.type.endswith("FloatingIpAssociate") or res.get("portId"):
+    if res.type.endswith("FloatingIpAssociate") or res.has("portId"):
         yield f"a public floating IP on {res.name!r}, which is not the bastion"
     else:
         yield f"floating IP {res.name!r} allocated outside the bastion"
