@@ -1,0 +1,445 @@
+"""Bring the local cloud up and down: packages, configuration, databases, daemons, registration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from hdh.localcloud import confs, daemons, netns
+from hdh.localcloud.packages import ensure_packages, installed_versions
+from hdh.localcloud.paths import (
+    AUTH_URL,
+    IMAGE_ID,
+    PROJECT,
+    PUBLIC_CIDR,
+    REGION,
+    SERVICE_USERS,
+    USER,
+    Layout,
+    LocalCloudError,
+    load_secrets,
+    state_dir,
+)
+
+log = logging.getLogger(__name__)
+
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+DATABASES = (
+    "keystone",
+    "glance",
+    "placement",
+    "nova_api",
+    "nova",
+    "nova_cell0",
+    "neutron",
+    "barbican",
+    "cinder",
+)
+DEFAULT_COMPUTES = 2
+INFRA = ("epmd", "mariadb", "rabbitmq", "keystone")
+
+
+def run(
+    cmd: Sequence[str | os.PathLike[str]],
+    step: str,
+    *,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> str:
+    """Run a command to completion; a failure is a LocalCloudError naming the step."""
+    argv = [str(c) for c in cmd]
+    log.debug("%s: %s", step, " ".join(argv))
+    try:
+        res = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise LocalCloudError(step, f"{argv[0]} not found") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise LocalCloudError(step, f"{argv[0]} timed out after {timeout:.0f} s") from exc
+    if res.returncode != 0:
+        tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-12:])
+        raise LocalCloudError(step, f"{argv[0]} exited {res.returncode}: {tail}")
+    return res.stdout
+
+
+class Phase:
+    """Log one line per phase with its elapsed time."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> Phase:
+        self.t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            log.info("%s: %.1f s", self.name, time.monotonic() - self.t0)
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    path.chmod(mode)
+
+
+def configure(layout: Layout, pw: dict[str, str], computes: int) -> str:
+    """Write every config file; return a hash of them (it keys the database-sync stamp)."""
+    files = confs.render(layout, pw, computes)
+    files["rabbitmq/rabbitmq.conf"] = (
+        "listeners.tcp.default = 127.0.0.1:5672\nloopback_users = none\n"
+        f"default_user = hdh\ndefault_pass = {pw['rabbit']}\n"
+    )
+    files["rabbitmq/rabbitmq-env.conf"] = ""
+    files["rabbitmq/enabled_plugins"] = "[].\n"
+    files["barbican/home/.barbican/barbican.conf"] = files.pop("barbican/barbican.conf")
+    digest = hashlib.sha256()
+    for rel, text in sorted(files.items()):
+        _write(layout.etc / rel, text)
+        digest.update(rel.encode() + b"\0" + text.encode())
+    for sub in (
+        "glance/images",
+        "glance/lock",
+        "nova/lock",
+        "neutron/lock",
+        "cinder/lock",
+        "barbican/lock",
+        "cinder/volumes",
+        "keystone",
+        "rabbitmq",
+        "swift/node/d1",
+        "cinder-export",
+    ):
+        (layout.data / sub).mkdir(parents=True, exist_ok=True)
+    _rings(layout)
+    return digest.hexdigest()[:16]
+
+
+def _rings(layout: Layout) -> None:
+    """One-node Swift rings: part power 8, one replica, one device on a directory."""
+    sw = layout.etc / "swift"
+    for kind, port in (("account", 6202), ("container", 6201), ("object", 6200)):
+        if (sw / f"{kind}.ring.gz").exists():
+            continue
+        builder = str(sw / f"{kind}.builder")
+        run(["swift-ring-builder", builder, "create", "8", "1", "1"], f"ring {kind}")
+        run(
+            [
+                "swift-ring-builder",
+                builder,
+                "add",
+                "--region",
+                "1",
+                "--zone",
+                "1",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--device",
+                "d1",
+                "--weight",
+                "100",
+            ],
+            f"ring {kind}",
+        )
+        run(["swift-ring-builder", builder, "rebalance"], f"ring {kind}")
+    # Swift reads its hash suffix from /etc/swift/swift.conf only (a fixed path in swift.common);
+    # the package's file with its placeholder suffix serves a throwaway one-node cluster.
+    shutil.copy("/etc/swift/swift.conf", sw / "swift.conf")
+
+
+def _mariadb_init(layout: Layout) -> None:
+    datadir = layout.data / "mysql"
+    if (datadir / "mysql").is_dir():
+        return
+    datadir.mkdir(parents=True, exist_ok=True)
+    run(
+        [
+            "mariadb-install-db",
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--user=root",
+            "--auth-root-authentication-method=socket",
+            "--skip-test-db",
+        ],
+        "mariadb init",
+    )
+
+
+def _databases(layout: Layout, pw: dict[str, str]) -> None:
+    sql = "".join(f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8;" for db in DATABASES)
+    sql += (
+        f"CREATE USER IF NOT EXISTS 'hdh'@'127.0.0.1' IDENTIFIED BY '{pw['db']}';"
+        f"ALTER USER 'hdh'@'127.0.0.1' IDENTIFIED BY '{pw['db']}';"
+        "GRANT ALL PRIVILEGES ON *.* TO 'hdh'@'127.0.0.1'; FLUSH PRIVILEGES;"
+    )
+    run(
+        ["mariadb", "--no-defaults", f"--socket={layout.run / 'mysqld.sock'}", "-uroot"],
+        "databases",
+        input=sql,
+    )
+
+
+def _syncs(layout: Layout, pw: dict[str, str]) -> None:
+    """Schema migrations of every service, in parallel (each service's chain in order)."""
+    e = layout.etc
+    ks = ["keystone-manage", "--config-file", str(e / "keystone" / "keystone.conf")]
+    nm = ["nova-manage", "--config-file", str(e / "nova" / "nova.conf")]
+    owner = ["--keystone-user", "root", "--keystone-group", "root"]
+
+    def keystone() -> None:
+        run([*ks, "db_sync"], "keystone db_sync")
+        run([*ks, "fernet_setup", *owner], "keystone fernet_setup")
+        run([*ks, "credential_setup", *owner], "keystone credential_setup")
+        run(
+            [
+                *ks,
+                "bootstrap",
+                "--bootstrap-password",
+                pw["admin"],
+                "--bootstrap-admin-url",
+                AUTH_URL,
+                "--bootstrap-internal-url",
+                AUTH_URL,
+                "--bootstrap-public-url",
+                AUTH_URL,
+                "--bootstrap-region-id",
+                REGION,
+            ],
+            "keystone bootstrap",
+        )
+
+    def nova() -> None:
+        run([*nm, "api_db", "sync"], "nova api_db sync")
+        run(
+            [
+                *nm,
+                "cell_v2",
+                "map_cell0",
+                "--database_connection",
+                f"mysql+pymysql://hdh:{pw['db']}@127.0.0.1:3306/nova_cell0?charset=utf8",
+            ],
+            "nova map_cell0",
+        )
+        if " cell1 " not in run([*nm, "cell_v2", "list_cells"], "nova list_cells"):
+            run([*nm, "cell_v2", "create_cell", "--name", "cell1"], "nova create_cell")
+        run([*nm, "db", "sync"], "nova db sync")
+
+    jobs: list[Callable[[], object]] = [
+        keystone,
+        nova,
+        lambda: run(
+            ["glance-manage", "--config-file", str(e / "glance" / "glance-api.conf"), "db_sync"],
+            "glance db_sync",
+        ),
+        lambda: run(
+            [
+                "placement-manage",
+                "--config-file",
+                str(e / "placement" / "placement.conf"),
+                "db",
+                "sync",
+            ],
+            "placement db sync",
+        ),
+        lambda: run(
+            [
+                "neutron-db-manage",
+                "--config-file",
+                str(e / "neutron" / "neutron.conf"),
+                "--config-file",
+                str(e / "neutron" / "ml2_conf.ini"),
+                "upgrade",
+                "heads",
+            ],
+            "neutron db upgrade",
+        ),
+        lambda: run(
+            ["cinder-manage", "--config-file", str(e / "cinder" / "cinder.conf"), "db", "sync"],
+            "cinder db sync",
+        ),
+    ]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        for fut in [pool.submit(j) for j in jobs]:
+            fut.result()
+
+
+def _spec(layout: Layout, pw: dict[str, str], computes: int) -> str:
+    return json.dumps(
+        {
+            "auth_url": AUTH_URL,
+            "region": REGION,
+            "passwords": pw,
+            "project": PROJECT,
+            "user": USER,
+            "service_users": list(SERVICE_USERS),
+            "image_id": IMAGE_ID,
+            "image_name": "Debian 12",
+            "image_file": str(_placeholder_image(layout)),
+            "public_cidr": PUBLIC_CIDR,
+            "compute_hosts": confs.compute_hosts(computes),
+        }
+    )
+
+
+def _placeholder_image(layout: Layout) -> Path:
+    """A 1 GiB (virtual) empty qcow2: Nova's fake driver boots nothing, Cinder really copies it."""
+    path = layout.data / "debian-12-placeholder.qcow2"
+    if not path.exists():
+        run(["qemu-img", "create", "-f", "qcow2", str(path), "1G"], "placeholder image")
+    return path
+
+
+def _bootstrap(layout: Layout, spec: str, stage: str) -> None:
+    run(["/usr/bin/python3", str(BOOTSTRAP), stage], f"register {stage}", input=spec, timeout=600)
+
+
+def up(computes: int = DEFAULT_COMPUTES, *, install: bool = True) -> dict[str, str]:
+    """Bring the cloud up (idempotent); return the platform user's OS_* variables."""
+    if os.geteuid() != 0:
+        raise LocalCloudError("up", "must run as root (packages, namespaces, bind mount)")
+    layout = Layout(state_dir())
+    names = [d.name for d in daemons.daemons(layout, computes)]
+    ready = layout.run / "ready"  # written last: a failed `up` is finished by the next one
+    if ready.exists() and set(daemons.running(layout)) == set(names):
+        log.info("already up: %d daemons running", len(names))
+        return env_vars(layout)
+    if install:
+        with Phase("packages"):
+            ensure_packages()
+    layout.make()
+    ready.unlink(missing_ok=True)
+    pw = load_secrets(layout)
+    with Phase("configuration"):
+        digest = configure(layout, pw, computes)
+    with Phase("network namespace and share"):
+        netns.ensure(layout)
+    running = daemons.running(layout)
+    specs = {d.name: d for d in daemons.daemons(layout, computes)}
+    with Phase("mariadb and rabbitmq"):
+        _mariadb_init(layout)
+        for name in ("epmd", "mariadb", "rabbitmq"):
+            if name not in running:
+                daemons.start(layout, specs[name])
+        for name in ("epmd", "mariadb", "rabbitmq"):
+            daemons.wait_ready(layout, specs[name])
+        _databases(layout, pw)
+    stamp = layout.data / f".synced-{digest}-{_versions_hash()}"
+    if not stamp.exists():
+        with Phase("database migrations"):
+            _syncs(layout, pw)
+        for old in layout.data.glob(".synced-*"):
+            old.unlink()
+        stamp.touch()
+    spec = _spec(layout, pw, computes)
+    with Phase("keystone and identity registration"):
+        # Nova's conductor authenticates at start: the service users must exist first.
+        if "keystone" not in running:
+            daemons.start(layout, specs["keystone"])
+        daemons.wait_ready(layout, specs["keystone"])
+        _bootstrap(layout, spec, "identity")
+    with Phase("services"):
+        rest = [d for d in specs.values() if d.name not in INFRA]
+        for d in rest:
+            if d.name not in running:
+                daemons.start(layout, d)
+        for d in rest:
+            daemons.wait_ready(layout, d)
+    with Phase("compute hosts"):
+        _bootstrap(layout, spec, "wait-computes")
+        run(
+            [
+                "nova-manage",
+                "--config-file",
+                str(layout.etc / "nova" / "nova.conf"),
+                "cell_v2",
+                "discover_hosts",
+            ],
+            "nova discover_hosts",
+        )
+    with Phase("base resources"):
+        _bootstrap(layout, spec, "resources")
+    _write(layout.root / "clouds.yaml", clouds_yaml(env_vars(layout)))
+    ready.touch()
+    return env_vars(layout)
+
+
+def _versions_hash() -> str:
+    return hashlib.sha256(json.dumps(installed_versions()).encode()).hexdigest()[:12]
+
+
+def down() -> int:
+    """Stop every daemon `up` started and remove the namespace and mount; returns how many."""
+    layout = Layout(state_dir())
+    if not layout.root.exists():
+        return 0
+    (layout.run / "ready").unlink(missing_ok=True)
+    strays = daemons.strays(layout)
+    n = daemons.stop_all(layout, strays)
+    for pid in daemons.strays(layout):  # a helper spawned while the agents were stopping
+        daemons.stop_all(layout, [pid])
+    netns.remove(layout)
+    return n
+
+
+def status() -> dict[str, int | None]:
+    """{daemon: pid or None} for every recorded daemon."""
+    layout = Layout(state_dir())
+    live = daemons.running(layout)
+    return {name: live.get(name) for name in daemons.load_pids(layout)}
+
+
+def env_vars(layout: Layout | None = None) -> dict[str, str]:
+    layout = layout or Layout(state_dir())
+    if not layout.secrets_file.exists():
+        raise LocalCloudError(
+            "env", "the local cloud was never brought up (scripts/local-cloud up)"
+        )
+    pw = json.loads(layout.secrets_file.read_text())
+    return {
+        "OS_AUTH_URL": AUTH_URL,
+        "OS_IDENTITY_API_VERSION": "3",
+        "OS_REGION_NAME": REGION,
+        "OS_PROJECT_NAME": PROJECT,
+        "OS_USERNAME": USER,
+        "OS_PASSWORD": pw[USER],
+        "OS_USER_DOMAIN_NAME": "Default",
+        "OS_PROJECT_DOMAIN_NAME": "Default",
+        "OS_INTERFACE": "public",
+    }
+
+
+def admin_env() -> dict[str, str]:
+    """The admin's OS_* variables (tests use them to check every project)."""
+    env = env_vars()
+    pw = json.loads(Layout(state_dir()).secrets_file.read_text())
+    return {**env, "OS_PROJECT_NAME": "admin", "OS_USERNAME": "admin", "OS_PASSWORD": pw["admin"]}
+
+
+def clouds_yaml(env: dict[str, str]) -> str:
+    return (
+        "clouds:\n  hdh-local:\n    auth:\n"
+        f"      auth_url: {env['OS_AUTH_URL']}\n      username: {env['OS_USERNAME']}\n"
+        f"      password: {env['OS_PASSWORD']}\n      project_name: {env['OS_PROJECT_NAME']}\n"
+        "      user_domain_name: Default\n      project_domain_name: Default\n"
+        f"    region_name: {env['OS_REGION_NAME']}\n    identity_api_version: 3\n"
+        "    interface: public\n"
+    )
