@@ -134,6 +134,8 @@ def _plain(value: Any, path: tuple[Any, ...], secrets: set[tuple[Any, ...]]) -> 
         }
     if isinstance(value, list | tuple):
         return [_plain(v, (*path, i), secrets) for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf Structs carry every number as a double
     if isinstance(value, str):
         if _is_unknown(value):
             return UNKNOWN

@@ -328,7 +328,7 @@ def _policy_resources(
     out = [
         PolicyResource(
             r.type,
-            r.outputs if r.outputs else r.inputs,
+            _outputs(r),
             r.urn,
             r.name,
             opts,
@@ -346,6 +346,12 @@ def _policy_resources(
             k: [by_urn[u] for u in urns if u in by_urn] for k, urns in r.deps.items()
         }
     return out
+
+
+def _outputs(r: Record) -> dict[str, Any]:
+    """Outputs as the engine's AnalyzeStack has them: with the id (the plan records inputs)."""
+    props = r.outputs if r.outputs else r.inputs
+    return {**props, "id": r.id} if r.id and "id" not in props else props
 
 
 def secret_envelope(ciphertext: str = "v1:fixture") -> dict[str, str]:
