@@ -29,6 +29,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON ('-': stdout)")
     p.add_argument("--tree", action="store_true", help="print the resource tree")
+    p.add_argument(
+        "--no-policy", action="store_true", help="do not run the policy pack over the plan"
+    )
     p.set_defaults(run=run)
 
 
@@ -50,15 +53,26 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None and str(args.json) == "-":
         json.dump(plan.to_json(), out, indent=1)
         out.write("\n")
-        return 0
+        return 0 if args.no_policy else policy_verdict(plan, sys.stderr)
     print(summary(plan), file=out)
+    verdict = 0 if args.no_policy else policy_verdict(plan, out)
     if args.tree:
         print(tree(plan.resources), file=out)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(plan.to_json(), indent=1) + "\n")
         print(f"plan: wrote {args.json}", file=sys.stderr)
-    return 0
+    return verdict
+
+
+def policy_verdict(plan: Plan, out: Any) -> int:
+    """Run the policy pack over the plan (docs/policies.md); 1 on a mandatory violation."""
+    from policies.reports.text import render
+    from policies.run import evaluate
+
+    result = evaluate(plan)
+    print(f"\nPolicy pack:\n{render(result)}", end="", file=out)
+    return 1 if result.mandatory else 0
 
 
 def summary(plan: Plan) -> str:

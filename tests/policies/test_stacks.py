@@ -1,0 +1,40 @@
+"""The clean plan of every committed stack has zero mandatory violations, and the pack can fail it."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config import available_stacks
+from hdh.plan import plan_stack
+from policies.run import evaluate
+
+
+@pytest.mark.parametrize("stack", available_stacks())
+def test_committed_stack_plan_is_clean(stack: str) -> None:
+    result = evaluate(plan_stack(stack))
+    assert not result.mandatory, [f"{f.rule}: {f.urn}: {f.message}" for f in result.mandatory]
+    assert not result.undetermined
+    assert result.resources > 50
+
+
+def test_pack_blocks_a_plan_the_model_accepts() -> None:
+    # The config model accepts any EU region of the profile; narrowing the security team's
+    # allow-list makes the very same plan fail on its provider (the rule, not the model, blocks).
+    plan = plan_stack("ovh-gra")
+    result = evaluate(plan, config={"allowedRegions": ["SBG5"]})
+    assert {(f.rule, f.type) for f in result.mandatory} == {
+        ("provider-region-eu", "pulumi:providers:openstack")
+    }
+
+
+def test_local_test_region_needs_its_loopback_endpoint() -> None:
+    # RegionOne is also the SCS example's EU region; without it, the local stack passes only
+    # because its provider's authUrl is loopback (testOnly profile), as docs/policies.md says.
+    plan = plan_stack("local")
+    assert not evaluate(plan, config={"allowedRegions": ["GRA11"]}).mandatory
+    doc = plan.to_json()
+    for r in doc["resources"]:
+        if r["type"] == "pulumi:providers:openstack":
+            r["inputs"]["authUrl"] = "https://keystone.example.eu/v3"
+    rules = {f.rule for f in evaluate(doc, config={"allowedRegions": ["GRA11"]}).mandatory}
+    assert rules == {"provider-region-eu"}
