@@ -6,9 +6,9 @@ from pathlib import Path
 # The engine starts the pack with the pack directory as cwd; the rules import from the project.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies.pack import PACK_NAME, POLICIES, keep_secret_envelopes  # noqa: E402
+from policies.pack import PACK_NAME, POLICIES, keep_secret_envelopes
 
 keep_secret_envelopes()
 # Constructing the pack starts the analyzer's gRPC server and blocks until the engine is done.

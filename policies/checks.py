@@ -70,8 +70,17 @@ def is_world(prefix: Any) -> bool:
 # stacks use RFC 5737 ranges as stand-ins for the administrators' real public addresses).
 INTERNAL = tuple(
     ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
-              "169.254.0.0/16", "fc00::/7", "fe80::/10", "::1/128")
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+        "::1/128",
+    )
 )
 
 
@@ -87,8 +96,7 @@ def within(prefix: str, allowed: list[str]) -> bool:
     try:
         net = ipaddress.ip_network(prefix, strict=False)
         return any(
-            net.version == (a := ipaddress.ip_network(c, strict=False)).version
-            and net.subnet_of(a)  # type: ignore[arg-type]
+            net.version == (a := ipaddress.ip_network(c, strict=False)).version and net.subnet_of(a)  # type: ignore[arg-type]
             for c in allowed
         )
     except ValueError:

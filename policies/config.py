@@ -66,7 +66,10 @@ DESCRIPTIONS: dict[str, tuple[dict[str, Any], str]] = {
     "encryptedVolumeTypes": (_STRINGS, "volume types that encrypt at rest ('__DEFAULT__' = none)"),
     "allowedImages": (_STRINGS, "image names instances may boot (profiles' images.allowed)"),
     "allowedImageIds": (_STRINGS, "image ids instances may boot (empty: ids not checked)"),
-    "bastionCidrs": (_STRINGS, "public CIDRs allowed to reach the bastion (stacks' hdh:adminCidrs)"),
+    "bastionCidrs": (
+        _STRINGS,
+        "public CIDRs allowed to reach the bastion (stacks' hdh:adminCidrs)",
+    ),
     "bastionName": ({"type": "string"}, "name fragment of the bastion's resources"),
     "classificationKey": ({"type": "string"}, "tag/metadata key holding the data classification"),
     "isolatedTiers": (_STRINGS, "tiers whose subnets must never reach an external network"),
@@ -77,7 +80,9 @@ DESCRIPTIONS: dict[str, tuple[dict[str, Any], str]] = {
 def schema(keys: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """JSON-schema properties of `keys`, each with type, default and description."""
     d = defaults()
-    return {k: {**DESCRIPTIONS[k][0], "default": d[k], "description": DESCRIPTIONS[k][1]} for k in keys}
+    return {
+        k: {**DESCRIPTIONS[k][0], "default": d[k], "description": DESCRIPTIONS[k][1]} for k in keys
+    }
 
 
 def is_loopback(url: Any) -> bool:

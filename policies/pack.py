@@ -175,4 +175,4 @@ def keep_secret_envelopes() -> None:
             return deserialize.deserialize_properties(props, proxy_secrets)
         return {k: keep(v) for k, v in props.items()}
 
-    policy.deserialize_properties = deserialize_properties  # type: ignore[assignment]
+    policy.deserialize_properties = deserialize_properties

@@ -33,7 +33,9 @@ class Rule:
     scope: Literal["resource", "stack"] = "resource"
 
     def applies(self, typ: str) -> bool:
-        return any(typ == t or (t.endswith("*") and typ.startswith(t[:-1])) for t in self.resource_types)
+        return any(
+            typ == t or (t.endswith("*") and typ.startswith(t[:-1])) for t in self.resource_types
+        )
 
 
 class _Unknown:
@@ -89,7 +91,9 @@ class Resource:
         for i, key in enumerate(path):
             if isinstance(value, Mapping):
                 value = value.get(key, default) if i == len(path) - 1 else value.get(key)
-            elif isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
+            elif (
+                isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value)
+            ):
                 value = value[key]
             else:
                 return default
@@ -124,7 +128,7 @@ def _plain(value: Any, path: tuple[Any, ...], secrets: set[tuple[Any, ...]]) -> 
     if isinstance(value, Mapping) and not isinstance(value, dict):
         value = value["__target"]  # pulumi_policy's unknown-checking proxy
     elif isinstance(value, Sequence) and not isinstance(value, list | str | tuple):
-        value = value["__target"]
+        value = value["__target"]  # type: ignore[call-overload]  # the proxy's own key
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
             secrets.add(path)

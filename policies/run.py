@@ -163,7 +163,9 @@ def from_plan(doc: Mapping[str, Any]) -> list[Record]:
     for r in doc["resources"]:
         rid = PlanMocks.resource_id(mocks, r["type"], r["name"]) if r["custom"] else ""
         out.append(
-            Record(r["urn"], r["type"], r["name"], r["inputs"], None, r["provider"], r["parent"], rid)
+            Record(
+                r["urn"], r["type"], r["name"], r["inputs"], None, r["provider"], r["parent"], rid
+            )
         )
     return out
 
@@ -293,13 +295,13 @@ def evaluate(
     if stack_policies:
         resources = _policy_resources(recs, providers, opts)
         types = {r.urn: r.type for r in recs}
-        for policy in stack_policies:
-            args_s = StackValidationArgs(resources, per_rule[policy.name])
+        for stack_policy in stack_policies:
+            args_s = StackValidationArgs(resources, per_rule[stack_policy.name])
 
-            def report(message: str, urn: str | None = None, _p: str = policy.name) -> None:
+            def report(message: str, urn: str | None = None, _p: str = stack_policy.name) -> None:
                 reporter(_p, types.get(urn or "", ""), urn or "")(message, urn)
 
-            _call(policy, args_s, report, result, "")
+            _call(stack_policy, args_s, report, result, "")
     result.findings.sort(key=lambda f: (f.rule, f.urn, f.message))
     return result
 

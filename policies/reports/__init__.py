@@ -13,4 +13,5 @@ FORMATS = ("text", "json", "sarif", "junit", "markdown")
 
 
 def renderer(fmt: str) -> Callable[[Result], str]:
-    return importlib.import_module(f"policies.reports.{fmt}").render  # type: ignore[no-any-return]
+    render: Callable[[Result], str] = importlib.import_module(f"policies.reports.{fmt}").render
+    return render

@@ -21,12 +21,17 @@ def render(result: Result) -> str:
         skipped="0",
     )
     for rule in result.rules:
-        case = ET.SubElement(suite, "testcase", classname=f"policies.{rule.enforcement}", name=rule.id)
+        case = ET.SubElement(
+            suite, "testcase", classname=f"policies.{rule.enforcement}", name=rule.id
+        )
         found = by_rule.get(rule.id, [])
         body = "\n".join(f"{f.urn}: {f.message}" for f in found)
         if any(f.mandatory for f in found):
             failure = ET.SubElement(
-                case, "failure", message=f"{len(found)} violation(s): {rule.title}", type="mandatory"
+                case,
+                "failure",
+                message=f"{len(found)} violation(s): {rule.title}",
+                type="mandatory",
             )
             failure.text = body
         elif found:  # advisory: reported, not failed

@@ -25,9 +25,13 @@ def render(result: Result) -> str:
     for key, control in CONTROLS.items():
         for rule in (r for r in result.rules if key in r.frameworks):
             n = counts.get(rule.id, 0)
-            verdict = "pass" if not n else f"**fail** ({n})" if rule.id in blocking else f"warn ({n})"
+            verdict = (
+                "pass" if not n else f"**fail** ({n})" if rule.id in blocking else f"warn ({n})"
+            )
             fw = f"{control.framework} {control.version}".strip()
-            lines.append(f"| {control.title} | {fw} | `{rule.id}` | {rule.enforcement} | {verdict} |")
+            lines.append(
+                f"| {control.title} | {fw} | `{rule.id}` | {rule.enforcement} | {verdict} |"
+            )
     if result.findings:
         lines += ["", "## Violations", "", "| Rule | Resource | Message |", "|---|---|---|"]
         for f in result.findings:

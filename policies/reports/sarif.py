@@ -28,7 +28,9 @@ def render(result: Result, artifact: str = "Pulumi.yaml") -> str:
             "properties": {
                 "security-severity": SECURITY_SEVERITY[r.severity],
                 "tags": ["security", *r.frameworks],
-                "frameworks": [f"{CONTROLS[c].framework}: {CONTROLS[c].title}" for c in r.frameworks],
+                "frameworks": [
+                    f"{CONTROLS[c].framework}: {CONTROLS[c].title}" for c in r.frameworks
+                ],
             },
         }
         for r in result.rules

@@ -12,7 +12,10 @@ RULE = Rule(
     enforcement="mandatory",
     frameworks=("snc-encryption-at-rest", "hds-protection"),
     remediation="Order keys from Barbican with type 'key', algorithm 'aes', bit_length 256.",
-    resource_types=("openstack:keymanager/orderV1:OrderV1", "openstack:keymanager/secretV1:SecretV1"),
+    resource_types=(
+        "openstack:keymanager/orderV1:OrderV1",
+        "openstack:keymanager/secretV1:SecretV1",
+    ),
 )
 
 

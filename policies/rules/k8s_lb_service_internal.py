@@ -22,4 +22,4 @@ def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
         return
     value = res.get("metadata", "annotations", ANNOTATION)
     if str(value).lower() != "true":
-        yield f"type LoadBalancer without {ANNOTATION}: \"true\" (got {value!r}): a public VIP"
+        yield f'type LoadBalancer without {ANNOTATION}: "true" (got {value!r}): a public VIP'

@@ -53,7 +53,7 @@ def servicer() -> Iterator[_PolicyAnalyzerServicer]:
     try:
         yield _PolicyAnalyzerServicer(PACK_NAME, "0.0.1", POLICIES, EnforcementLevel.MANDATORY)
     finally:
-        sdk_policy.deserialize_properties = saved  # type: ignore[assignment]
+        sdk_policy.deserialize_properties = saved
 
 
 def _wire(value: Any) -> Any:
@@ -81,9 +81,7 @@ def analyzer_findings(servicer: _PolicyAnalyzerServicer, doc: dict[str, Any]) ->
     servicer.Configure(
         proto.ConfigureAnalyzerRequest(
             policyConfig={
-                name: proto.PolicyConfig(properties=_struct(c))
-                for name, c in config.items()
-                if c
+                name: proto.PolicyConfig(properties=_struct(c)) for name, c in config.items() if c
             }
         ),
         None,
@@ -137,9 +135,7 @@ def analyzer_findings(servicer: _PolicyAnalyzerServicer, doc: dict[str, Any]) ->
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=IDS)
-def test_the_engine_analyzer_protocol_agrees(
-    path: Path, servicer: _PolicyAnalyzerServicer
-) -> None:
+def test_the_engine_analyzer_protocol_agrees(path: Path, servicer: _PolicyAnalyzerServicer) -> None:
     doc = load(path)
     expected = keys(evaluate(to_export(doc), config=doc.get("config")))
     assert analyzer_findings(servicer, doc) == expected

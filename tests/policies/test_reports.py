@@ -36,7 +36,11 @@ def test_sarif_is_valid_2_1_0(result: Result) -> None:
     ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     assert all(ids[r["ruleIndex"]] == r["ruleId"] for r in run["results"])
     assert {r["level"] for r in run["results"]} == {"error", "warning"}
-    urns = {loc["fullyQualifiedName"] for r in run["results"] for loc in r["locations"][0]["logicalLocations"]}
+    urns = {
+        loc["fullyQualifiedName"]
+        for r in run["results"]
+        for loc in r["locations"][0]["logicalLocations"]
+    }
     assert urns == {f.urn for f in result.findings}
 
 
@@ -62,7 +66,10 @@ def test_junit_one_case_per_rule_failures_for_mandatory(result: Result) -> None:
 def test_markdown_matrix_control_rule_result(result: Result) -> None:
     md = renderer("markdown")(result)
     assert "| Control | Framework | Rule | Enforcement | Result |" in md
-    assert "| Data and its administration located in the EU | SecNumCloud 3.2 | `provider-region-eu`" in md
+    assert (
+        "| Data and its administration located in the EU | SecNumCloud 3.2 | `provider-region-eu`"
+        in md
+    )
     assert "**fail**" in md and "warn (" in md and "## Violations" in md
     rows = [line for line in md.splitlines() if line.startswith("| ") and "`" in line]
     assert {r.id for r in result.rules} <= {line.split("`")[1] for line in rows}

@@ -1,4 +1,4 @@
-"""The clean plan of every committed stack has zero mandatory violations, and the pack can fail it."""
+"""Every committed stack's clean plan has no mandatory violation, and the pack can still fail it."""
 
 from __future__ import annotations
 
