@@ -95,14 +95,15 @@ def render() -> str:
         "the deploy modules and the testinfra checks in `tests/hardening/checks/`. Do not edit.",
         "",
         "Summary: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ".",
-        f"Checks that need a host's own kernel (run on the VM, not applicable in containers) "
-        f"cover {kernel_only} controls; the others run on containers and the VM.",
+        f"Checks marked `kernel` (VM) form the targeted set run on the VM; {kernel_only} controls "
+        "are checked only there. Those of them that a container can see (net.* sysctls, mount "
+        "options) also pass on containers; the rest are not applicable there, with the reason.",
         "",
         "| R | Title | Level | Status | Applied by | Checked by | Role deviations / why left out |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in table:
-        checks = "<br>".join(f"`{c}`" + (" (VM)" if k else "") for c, k in r.checks)
+        checks = "<br>".join(f"`{c}`" + (" (kernel: VM)" if k else "") for c, k in r.checks)
         notes = r.out or "<br>".join(r.deviations)
         lines.append(
             f"| {r.rnum} | {r.title} | {r.level} | {r.status} | {'<br>'.join(r.applied)} "
