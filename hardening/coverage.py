@@ -96,7 +96,8 @@ def render() -> str:
         "",
         "Summary: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ".",
         f"Checks marked `kernel` (VM) form the targeted set run on the VM; {kernel_only} "
-        "controls have all their checks in it. Those of them that a container can see (net.* sysctls, mount "
+        "controls have all their checks in it. Those of them that a container can see "
+        "(net.* sysctls, mount "
         "options) also pass on containers; the rest are not applicable there, with the reason.",
         "",
         "| R | Title | Level | Status | Applied by | Checked by | Role deviations / why left out |",
