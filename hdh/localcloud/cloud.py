@@ -128,6 +128,8 @@ def configure(layout: Layout, pw: dict[str, str], computes: int) -> str:
         "cinder-export",
     ):
         (layout.data / sub).mkdir(parents=True, exist_ok=True)
+    _write(layout.root / "bin" / "qemu-img", confs.QEMU_IMG_RETRY, 0o755)
+    digest.update(confs.QEMU_IMG_RETRY.encode())
     _rings(layout)
     return digest.hexdigest()[:16]
 
@@ -319,20 +321,27 @@ def up(computes: int = DEFAULT_COMPUTES, *, install: bool = True) -> dict[str, s
     layout = Layout(state_dir())
     names = [d.name for d in daemons.daemons(layout, computes)]
     ready = layout.run / "ready"  # written last: a failed `up` is finished by the next one
-    if ready.exists() and set(daemons.running(layout)) == set(names):
-        log.info("already up: %d daemons running", len(names))
-        return env_vars(layout)
     if install:
         with Phase("packages"):
             ensure_packages()
     layout.make()
-    ready.unlink(missing_ok=True)
     pw = load_secrets(layout)
     with Phase("configuration"):
         digest = configure(layout, pw, computes)
+    digest_file = layout.run / "config-digest"
+    unchanged = digest_file.exists() and digest_file.read_text() == digest
+    if unchanged and ready.exists() and set(daemons.running(layout)) == set(names):
+        log.info("already up: %d daemons running", len(names))
+        return env_vars(layout)
+    ready.unlink(missing_ok=True)
     with Phase("network namespace and share"):
         netns.ensure(layout)
     running = daemons.running(layout)
+    if running and not unchanged:
+        log.info("configuration changed: restarting the %d running daemons", len(running))
+        daemons.stop_all(layout, daemons.strays(layout))
+        running = {}
+    digest_file.write_text(digest)
     specs = {d.name: d for d in daemons.daemons(layout, computes)}
     with Phase("mariadb and rabbitmq"):
         _mariadb_init(layout)
@@ -342,7 +351,8 @@ def up(computes: int = DEFAULT_COMPUTES, *, install: bool = True) -> dict[str, s
         for name in ("epmd", "mariadb", "rabbitmq"):
             daemons.wait_ready(layout, specs[name])
         _databases(layout, pw)
-    stamp = layout.data / f".synced-{digest}-{_versions_hash()}"
+    # Migrations depend on the installed versions, not on the configuration.
+    stamp = layout.data / f".synced-{_versions_hash()}"
     if not stamp.exists():
         with Phase("database migrations"):
             _syncs(layout, pw)
