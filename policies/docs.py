@@ -1,0 +1,70 @@
+"""docs/policies.md's generated tables: rules from RULE metadata, config from the pack's schema.
+
+uv run python -m policies.docs      # rewrite them in place
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from hdh import ROOT
+from policies.config import DESCRIPTIONS, defaults
+from policies.controls import CONTROLS
+from policies.pack import rules
+
+log = logging.getLogger(__name__)
+DOC = ROOT / "docs" / "policies.md"
+
+
+def rules_table() -> str:
+    rows = [
+        "| rule | enforcement | severity | checks | resource types | controls |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rules(), key=lambda r: (r.enforcement != "mandatory", r.id)):
+        types = ", ".join(f"`{t}`" for t in r.resource_types)
+        scope = " (stack-level)" if r.scope == "stack" else ""
+        controls = "; ".join(f"{CONTROLS[c].framework}: {CONTROLS[c].title}" for c in r.frameworks)
+        rows.append(
+            f'| <a id="{r.id}"></a>`{r.id}` | {r.enforcement} | {r.severity} | '
+            f"{r.title}{scope}. Fix: {r.remediation} | {types} | {controls} |"
+        )
+    return "\n".join(rows)
+
+
+def config_table() -> str:
+    rows = ["| key | default (from the profiles) | used by | description |", "|---|---|---|---|"]
+    users: dict[str, list[str]] = {}
+    for r in rules():
+        for key in r.config:
+            users.setdefault(key, []).append(r.id)
+    d = defaults()
+    for key, (_, desc) in DESCRIPTIONS.items():
+        used = ", ".join(f"`{u}`" for u in sorted(users.get(key, [])))
+        rows.append(f"| `{key}` | `{json.dumps(d[key])}` | {used} | {desc} |")
+    return "\n".join(rows)
+
+
+TABLES = {"rules": rules_table, "config": config_table}
+
+
+def render(text: str) -> str:
+    for name, make in TABLES.items():
+        begin, end = f"<!-- {name}-table:begin -->", f"<!-- {name}-table:end -->"
+        pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+        block = f"{begin}\n{make()}\n{end}"
+        text = pattern.sub(lambda _m, b=block: b, text)
+    return text
+
+
+def main() -> int:
+    DOC.write_text(render(DOC.read_text()))
+    log.info("updated %s", DOC.relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    raise SystemExit(main())
