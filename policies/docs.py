@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 
 from hdh import ROOT
 from policies.config import DESCRIPTIONS, defaults
@@ -55,8 +56,15 @@ def render(text: str) -> str:
         begin, end = f"<!-- {name}-table:begin -->", f"<!-- {name}-table:end -->"
         pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
         block = f"{begin}\n{make()}\n{end}"
-        text = pattern.sub(lambda _m, b=block: b, text)
+        text = pattern.sub(_constant(block), text)
     return text
+
+
+def _constant(block: str) -> Callable[[re.Match[str]], str]:
+    def replace(_match: re.Match[str]) -> str:
+        return block  # a function, so backslashes in the table are not read as escapes
+
+    return replace
 
 
 def main() -> int:

@@ -59,12 +59,12 @@ def rule_config(rule: Rule, given: Mapping[str, Any] | None) -> dict[str, Any]:
 
 # A resource's view is built once even when every policy asks for it (run.py hands the same
 # props object to each policy in turn); the engine deserialises per policy, so no reuse there.
-_last_view: list[Any] = [None, None]
+_last_view: list[Any] = [None, Resource("", "", "", {})]
 _last_stack: list[Any] = [None, None]
 
 
 def resource_view(args: ResourceValidationArgs) -> Resource:
-    if _last_view[0] is not args.props:
+    if _last_view[0] is not args.props or _last_view[1].urn != args.urn:
         prov = args.provider.props if args.provider is not None else None
         view = Resource.build(args.urn, args.resource_type, args.name, args.props, prov)
         _last_view[:] = [args.props, view]
