@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import openstack
@@ -107,23 +108,43 @@ def volume(conn: Any) -> dict[str, Any]:
     return out
 
 
-def _server(conn: Any, name: str, net_id: str, group: str | None = None) -> Any:
+def _server(
+    conn: Any, name: str, net_id: str, group: str | None = None, volume_id: str | None = None
+) -> Any:
+    """Boot from volume: a new one copied from the image, or an existing one (`volume_id`)."""
     flavor = conn.compute.find_flavor("hdh.small")
+    bdm: dict[str, Any] = {
+        "boot_index": 0,
+        "uuid": IMAGE_ID,
+        "source_type": "image",
+        "destination_type": "volume",
+        "volume_size": 10,
+        "volume_type": "luks",
+        "delete_on_termination": True,
+    }
+    if volume_id:
+        bdm = {
+            "boot_index": 0,
+            "uuid": volume_id,
+            "source_type": "volume",
+            "destination_type": "volume",
+            "delete_on_termination": True,
+        }
+    if volume_id == "":  # no volume at all: the fake driver boots the image itself
+        attrs_img: dict[str, Any] = {
+            "name": name,
+            "flavor_id": flavor.id,
+            "networks": [{"uuid": net_id}],
+            "image_id": IMAGE_ID,
+        }
+        if group:
+            attrs_img["scheduler_hints"] = {"group": group}
+        return conn.compute.create_server(**attrs_img)
     attrs: dict[str, Any] = {
         "name": name,
         "flavor_id": flavor.id,
         "networks": [{"uuid": net_id}],
-        "block_device_mapping": [
-            {
-                "boot_index": 0,
-                "uuid": IMAGE_ID,
-                "source_type": "image",
-                "destination_type": "volume",
-                "volume_size": 10,
-                "volume_type": "luks",
-                "delete_on_termination": True,
-            }
-        ],
+        "block_device_mapping": [bdm],
     }
     if group:
         attrs["scheduler_hints"] = {"group": group}
@@ -131,10 +152,17 @@ def _server(conn: Any, name: str, net_id: str, group: str | None = None) -> Any:
 
 
 def boot(conn: Any) -> dict[str, Any]:
-    """Boot from an image copied into a new volume of the encrypted type."""
+    """Boot from a volume of the encrypted type: `boot image` copies the image into a new one
+    (needs dm-crypt on the Cinder host), `boot volume` boots an existing blank one."""
     net, sub = _tenant_net(conn, "boot")
     kp = conn.compute.create_keypair(name=f"probe-{uuid.uuid4().hex[:6]}")
-    srv = _server(conn, "probe-boot", net.id)
+    vol_id = None
+    if sys.argv[2:] == ["volume"]:
+        vol = conn.block_storage.create_volume(name="probe-boot", size=10, volume_type="luks")
+        _wait(lambda: conn.block_storage.get_volume(vol.id), "available")
+        conn.block_storage.set_volume_bootable_status(vol, True)
+        vol_id = vol.id
+    srv = _server(conn, "probe-boot", net.id, volume_id=vol_id)
     try:
         srv = _wait(lambda: conn.compute.get_server(srv.id), "ACTIVE", t=300)
         vols = [a["id"] for a in srv.attached_volumes]
@@ -165,10 +193,10 @@ def anti_affinity(conn: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
         for i in range(n):
-            servers.append(_server(conn, f"probe-aa-{i}", net.id, group.id))
-        done = [_wait(lambda s=s: conn.compute.get_server(s.id), "ACTIVE", t=300) for s in servers]
-        out["hosts"] = sorted(s.compute_host for s in done)
-        extra = _server(conn, "probe-aa-extra", net.id, group.id)
+            servers.append(_server(conn, f"probe-aa-{i}", net.id, group.id, ""))
+        done = [_wait(partial(conn.compute.get_server, s.id), "ACTIVE", t=300) for s in servers]
+        out["active"] = len(done)  # the host is admin-only; distinct hosts are Nova's promise
+        extra = _server(conn, "probe-aa-extra", net.id, group.id, "")
         servers.append(extra)
         try:
             _wait(lambda: conn.compute.get_server(extra.id), "ACTIVE", t=120)
@@ -179,7 +207,7 @@ def anti_affinity(conn: Any) -> dict[str, Any]:
         for s in servers:
             conn.compute.delete_server(s)
         for s in servers:
-            _gone(lambda s=s: conn.compute.find_server(s.id))
+            _gone(partial(conn.compute.find_server, s.id))
         conn.compute.delete_server_group(group)
     time.sleep(2)
     conn.network.delete_subnet(sub)
@@ -257,11 +285,24 @@ def os_ok(conn: Any) -> int:
     return int(conn.object_store.head("", raise_exc=True).status_code)
 
 
+def _containers(conn: Any) -> dict[str, dict[str, str | None]]:
+    out = {}
+    for c in conn.object_store.get("?format=json", raise_exc=True).json():
+        head = conn.object_store.head(c["name"], raise_exc=True).headers
+        out[c["name"]] = {
+            "read_acl": head.get("X-Container-Read"),
+            "versions": head.get("X-Versions-Enabled"),
+        }
+    return out
+
+
 def leftovers(conn: Any) -> dict[str, Any]:
-    """What the platform's project still holds, per service (admin view of that project)."""
-    pid = conn.identity.find_project(sys.argv[2], domain_id="default").id
+    """What the platform user's project still holds, in every service."""
+    pid = conn.current_project_id
     return {
-        "servers": [s.name for s in conn.compute.servers(all_projects=True, project_id=pid)],
+        "servers": [s.name for s in conn.compute.servers()],
+        "server_groups": [g.name for g in conn.compute.server_groups()],
+        "keypairs": [k.name for k in conn.compute.keypairs()],
         "networks": [n.name for n in conn.network.networks(project_id=pid)],
         "routers": [r.name for r in conn.network.routers(project_id=pid)],
         "ports": [p.id for p in conn.network.ports(project_id=pid)],
@@ -269,11 +310,56 @@ def leftovers(conn: Any) -> dict[str, Any]:
         "security_groups": [
             g.name for g in conn.network.security_groups(project_id=pid) if g.name != "default"
         ],
-        "volumes": [v.name for v in conn.block_storage.volumes(all_projects=True, project_id=pid)],
-        "server_groups": [
-            g.name for g in conn.compute.server_groups(all_projects=True) if g.project_id == pid
+        "volumes": [v.name for v in conn.block_storage.volumes()],
+        "secrets": [s.name for s in conn.key_manager.secrets()],
+        "orders": [o.order_ref for o in conn.key_manager.orders()],
+        "containers": sorted(_containers(conn)),
+    }
+
+
+def inventory(conn: Any) -> dict[str, Any]:
+    """What exists in the platform user's project, for the end-to-end checks."""
+    pid = conn.current_project_id
+    ports = {p.id: p for p in conn.network.ports(project_id=pid)}
+    servers = {s.id: s.name for s in conn.compute.servers()}
+    fips = []
+    for f in conn.network.ips(project_id=pid):
+        port = ports.get(f.port_id) if f.port_id else None
+        fips.append(
+            {
+                "address": f.floating_ip_address,
+                "server": servers.get(port.device_id) if port else None,
+            }
+        )
+    rules = []
+    for g in conn.network.security_groups(project_id=pid):
+        for r in conn.network.security_group_rules(security_group_id=g.id):
+            rules.append(
+                {
+                    "group": g.name,
+                    "direction": r.direction,
+                    "protocol": r.protocol,
+                    "port_min": r.port_range_min,
+                    "port_max": r.port_range_max,
+                    "remote_ip_prefix": r.remote_ip_prefix,
+                    "remote_group": r.remote_group_id is not None,
+                }
+            )
+    return {
+        "networks": sorted(n.name for n in conn.network.networks(project_id=pid)),
+        "routers": [
+            {"name": r.name, "gateway": bool(r.external_gateway_info)}
+            for r in conn.network.routers(project_id=pid)
+        ],
+        "floating_ips": fips,
+        "rules": rules,
+        "servers": sorted(servers.values()),
+        "volumes": [
+            {"name": v.name, "type": v.volume_type, "encrypted": v.is_encrypted}
+            for v in conn.block_storage.volumes()
         ],
         "secrets": [s.name for s in conn.key_manager.secrets()],
+        "containers": _containers(conn),
     }
 
 
@@ -287,6 +373,7 @@ CHECKS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "swift": swift,
     "services": services,
     "leftovers": leftovers,
+    "inventory": inventory,
 }
 
 
