@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,7 +121,7 @@ class Result:
 def load(path: Path) -> tuple[str, list[Record]]:
     """Read a stack export, a `preview --json` or an hdh plan; InputError if it is neither."""
     try:
-        text = Path(path).read_text() if str(path) != "-" else __import__("sys").stdin.read()
+        text = sys.stdin.read() if str(path) == "-" else Path(path).read_text()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     try:

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from hdh import ROOT
+from policies.pack import RULES
 
 pytestmark = pytest.mark.engine
 PULUMI = ROOT / ".tools" / "bin" / "pulumi"
@@ -155,3 +156,38 @@ def test_tiny_program_is_refused_rule_by_rule(platform: tuple[Path, dict[str, st
         ("k8s-namespace-psa-restricted", "tools-ns"),
         ("secret-plaintext-state", "plain-cluster"),  # a provider input the engine keeps clear
     }, out[-4000:]
+
+
+def test_real_stack_export_of_an_applied_stack(
+    platform: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """`pulumi up` for real (objects rendered to YAML, no cluster), then export and check."""
+    from policies.run import evaluate
+
+    work, env = platform
+    probe = work / "k8s-probe"
+    shutil.copytree(Path(__file__).parent / "engine_k8s_program", probe)
+    (probe / ".venv").symlink_to(ROOT / ".venv")
+    assert _pulumi(probe, env, "stack", "init", "k8s").returncode == 0
+    assert _pulumi(probe, env, "config", "set", "probe:renderDir", str(tmp_path)).returncode == 0
+    up = _pulumi(probe, env, "up", "--yes", "--skip-preview")
+    assert up.returncode == 0, (up.stdout + up.stderr)[-3000:]
+    found = {}
+    for flag in ((), ("--show-secrets",)):
+        export = _pulumi(probe, env, "stack", "export", *flag)
+        assert export.returncode == 0, export.stderr
+        doc = json.loads(export.stdout)
+        assert doc["version"] == 3
+        result = evaluate(doc, only=[r for r in RULES if r.startswith(("k8s-", "secret-"))])
+        found[flag] = {(f.rule, f.resource_name) for f in result.mandatory}
+    assert (
+        found[()]
+        == found[("--show-secrets",)]
+        == {
+            ("k8s-namespace-psa-restricted", "open-ns"),
+            ("k8s-no-privileged-container", "privileged-app"),
+            ("k8s-lb-service-internal", "public-lb"),
+            ("k8s-bubble-default-deny", "bubble-ns"),
+        }
+    )
+    assert "ciphertext" in _pulumi(probe, env, "stack", "export").stdout  # the Secret's data
