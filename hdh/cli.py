@@ -12,7 +12,12 @@ from hdh.errors import HdhError
 
 # Each command lives in its own module exposing add_parser(subparsers) and run(args) -> int.
 # A module that is not there yet (a capability still being built) is simply not offered.
-COMMANDS = ("hdh.commands.plan", "hdh.commands.policy", "hdh.harden", "hdh.localcloud.cli")
+COMMANDS = (
+    "hdh.commands.plan",
+    "hdh.commands.policy",
+    "hdh.commands.pulumi",
+    "hdh.harden",
+)
 
 
 def parser() -> argparse.ArgumentParser:
