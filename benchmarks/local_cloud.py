@@ -1,0 +1,142 @@
+"""Local cloud benchmark: `up` cold and warm, memory of the whole cloud, pulumi up/destroy times.
+
+    uv run python -m benchmarks.local_cloud [--cold] [--bubbles 1,10,50]
+
+Cold wipes the state directory first (packages stay installed: their install time is reported by
+`up` as the `packages` phase on a fresh machine); warm is `down` then `up` on the kept state.
+Memory is the summed RSS of every process in the daemons' process groups. Root only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from hdh.localcloud import cloud, daemons
+from hdh.localcloud.paths import Layout, state_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cloud_rss_mib() -> float:
+    """Summed RSS (MiB) of every process in the process groups of the recorded daemons."""
+    groups = set(daemons.running(Layout(state_dir())).values())
+    total = 0
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) in groups:
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError):
+            continue
+    return total / 2**20
+
+
+def timed(fn: object, *args: object) -> float:
+    t0 = time.monotonic()
+    fn(*args)  # type: ignore[operator]
+    return round(time.monotonic() - t0, 1)
+
+
+def pulumi_times(bubbles: int, env: dict[str, str], engine_bin: str) -> dict[str, float]:
+    """`pulumi up` then `destroy` of the local stack with `bubbles` bubbles, in a scratch copy."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "project"
+        work.mkdir()
+        for name in ("Pulumi.yaml", "__main__.py", "components", "policies", "hdh", "stacks"):
+            src = ROOT / name
+            if src.is_dir():
+                shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(src, work / name)
+        (work / ".venv").symlink_to(ROOT / ".venv")
+        stack = work / "stacks" / "Pulumi.local.yaml"
+        doc = yaml.safe_load(stack.read_text())
+        doc["config"]["hdh:bubbles"] = [
+            {"name": f"b{i:02d}", "workspaces": 1, "volumeSize": 1} for i in range(bubbles)
+        ]
+        stack.write_text(yaml.safe_dump(doc))
+        (Path(tmp) / "state").mkdir()
+        penv = {
+            **os.environ,
+            **env,
+            "PATH": f"{engine_bin}:{os.environ['PATH']}",
+            "PULUMI_BACKEND_URL": f"file://{tmp}/state",
+            "PULUMI_CONFIG_PASSPHRASE": "bench",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+        }
+
+        def pulumi(*args: str) -> float:
+            t0 = time.monotonic()
+            subprocess.run(
+                ["pulumi", *args, "--non-interactive", "--stack", "local"],
+                cwd=work,
+                env=penv,
+                check=True,
+                capture_output=True,
+                timeout=7200,
+            )
+            return round(time.monotonic() - t0, 1)
+
+        subprocess.run(
+            ["pulumi", "stack", "init", "local", "--non-interactive"],
+            cwd=work,
+            env=penv,
+            check=True,
+            capture_output=True,
+        )
+        try:
+            up = pulumi("up", "--yes", "--skip-preview")
+        finally:
+            destroy = pulumi("destroy", "--yes", "--skip-preview")
+        return {"up_s": up, "destroy_s": destroy}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--cold", action="store_true", help="wipe the state directory first")
+    p.add_argument("--bubbles", default="", help="comma-separated bubble counts, e.g. 1,10,50")
+    args = p.parse_args()
+    result: dict[str, object] = {}
+    cloud.down()
+    if args.cold:
+        shutil.rmtree(state_dir(), ignore_errors=True)
+        result["cold_up_s"] = timed(cloud.up)
+        cloud.down()
+    result["warm_up_s"] = timed(cloud.up)
+    result["again_up_s"] = timed(cloud.up)  # already up: nothing to do
+    result["daemons"] = len(daemons.running(Layout(state_dir())))
+    result["rss_mib"] = round(cloud_rss_mib())
+    if args.bubbles:
+        engine = (
+            subprocess.run(
+                [str(ROOT / "scripts" / "install-engine")],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        env = cloud.env_vars()
+        for n in (int(x) for x in args.bubbles.split(",")):
+            result[f"pulumi_{n}_bubbles"] = pulumi_times(n, env, engine)
+    result["down_s"] = timed(cloud.down)
+    json.dump(result, sys.stdout, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
