@@ -16,18 +16,21 @@ k8s.core.v1.Namespace("open-ns", metadata={"name": "tools"}, opts=opts)
 k8s.core.v1.Secret(
     "token", metadata={"name": "token", "namespace": "tools"}, string_data={"t": "x"}, opts=opts
 )
-container = {
-    "name": "app",
-    "image": "registry.example/app:1",
-    "securityContext": {"privileged": True},
-}
+container = k8s.core.v1.ContainerArgs(
+    name="app",
+    image="registry.example/app:1",
+    security_context=k8s.core.v1.SecurityContextArgs(privileged=True),
+)
 k8s.apps.v1.Deployment(
     "privileged-app",
-    metadata={"namespace": "tools"},
-    spec={
-        "selector": {"matchLabels": {"app": "a"}},
-        "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [container]}},
-    },
+    metadata=k8s.meta.v1.ObjectMetaArgs(namespace="tools"),
+    spec=k8s.apps.v1.DeploymentSpecArgs(
+        selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": "a"}),
+        template=k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels={"app": "a"}),
+            spec=k8s.core.v1.PodSpecArgs(containers=[container]),
+        ),
+    ),
     opts=opts,
 )
 k8s.core.v1.Service(
