@@ -4,7 +4,7 @@
 
 Cold wipes the state directory first (packages stay installed: their install time is reported by
 `up` as the `packages` phase on a fresh machine); warm is `down` then `up` on the kept state.
-Memory is the summed RSS of every process in the daemons' process groups. Root only.
+Memory is summed over every process in the daemons' process groups (RSS and PSS). Root only.
 """
 
 from __future__ import annotations
@@ -27,20 +27,27 @@ from hdh.localcloud.paths import Layout, state_dir
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cloud_rss_mib() -> float:
-    """Summed RSS (MiB) of every process in the process groups of the recorded daemons."""
+def cloud_memory_mib() -> dict[str, int]:
+    """Summed RSS and PSS (MiB) of every process in the recorded daemons' process groups.
+
+    RSS counts shared library pages once per process; PSS splits them, so it is the real total.
+    """
     groups = set(daemons.running(Layout(state_dir())).values())
-    total = 0
+    rss = pss = 0
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
             continue
         try:
             fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) in groups:
-                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            if int(fields[2]) not in groups:
+                continue
+            rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024
+            for line in (p / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
         except (OSError, IndexError):
             continue
-    return total / 2**20
+    return {"rss_mib": rss // 1024, "pss_mib": pss // 1024}
 
 
 def timed(fn: object, *args: object) -> float:
@@ -117,7 +124,7 @@ def main() -> int:
     result["warm_up_s"] = timed(cloud.up)
     result["again_up_s"] = timed(cloud.up)  # already up: nothing to do
     result["daemons"] = len(daemons.running(Layout(state_dir())))
-    result["rss_mib"] = round(cloud_rss_mib())
+    result.update(cloud_memory_mib())
     if args.bubbles:
         engine = (
             subprocess.run(

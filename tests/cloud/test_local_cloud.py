@@ -47,10 +47,20 @@ def test_encrypted_volume(local_cloud: dict[str, str]) -> None:
 
 
 def test_boot_from_encrypted_volume(local_cloud: dict[str, str]) -> None:
-    got = probe(local_cloud, "boot")
+    got = probe(local_cloud, "boot", "volume")  # a blank luks volume, then a server booting it
     assert got["status"] == "ACTIVE"
     assert got["volume_type"] == "luks"
     assert got["volume_encrypted"] is True
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="image -> encrypted volume goes through os-brick's LUKS encryptor (cryptsetup, "
+    "dm-crypt); this kernel has no device-mapper (docs/local-cloud.md)",
+)
+def test_boot_from_image_copied_into_encrypted_volume(local_cloud: dict[str, str]) -> None:
+    got = probe(local_cloud, "boot", "image")
+    assert got["status"] == "ACTIVE"
 
 
 def test_anti_affinity_one_server_per_host(local_cloud: dict[str, str]) -> None:
