@@ -50,6 +50,16 @@ def cloud_memory_mib() -> dict[str, int]:
     return {"rss_mib": rss // 1024, "pss_mib": pss // 1024}
 
 
+def _use_project_venv(work: Path) -> None:
+    """Point the copy's runtime at the clone's venv as is (pip toolchain: nothing installed)."""
+    doc = yaml.safe_load((work / "Pulumi.yaml").read_text())
+    doc["runtime"] = {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": str(ROOT / ".venv")},
+    }
+    (work / "Pulumi.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
 def timed(fn: object, *args: object) -> float:
     t0 = time.monotonic()
     fn(*args)  # type: ignore[operator]
@@ -67,7 +77,7 @@ def pulumi_times(bubbles: int, env: dict[str, str], engine_bin: str) -> dict[str
                 shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy(src, work / name)
-        (work / ".venv").symlink_to(ROOT / ".venv")
+        _use_project_venv(work)
         stack = work / "stacks" / "Pulumi.local.yaml"
         doc = yaml.safe_load(stack.read_text())
         doc["config"]["hdh:bubbles"] = [

@@ -7,8 +7,12 @@ imports nothing from `hdh`. Input: a JSON document on stdin. Every step is find-
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
+import secrets
+import subprocess
 import sys
 import time
 from typing import Any
@@ -98,30 +102,89 @@ def _flavors(conn: Any) -> None:
             conn.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=True)
 
 
+def _platform(spec: dict[str, Any]) -> Any:
+    return openstack.connect(
+        auth_url=spec["auth_url"],
+        username=spec["user"],
+        password=spec["passwords"][spec["user"]],
+        project_name=spec["project"],
+        user_domain_name="Default",
+        project_domain_name="Default",
+        region_name=spec["region"],
+        identity_api_version="3",
+    )
+
+
+def _luks_image(spec: dict[str, Any]) -> tuple[str, str]:
+    """An encrypted placeholder image: a LUKS container whose key is a Barbican secret.
+
+    Cinder copies such an image byte for byte into a volume of an encrypted type and clones
+    its key (`cinder_encryption_key_id`), the path Cinder itself uses for images uploaded from
+    encrypted volumes. The other path, a plain image encrypted on the fly, goes through os-brick's
+    LUKS encryptor and needs dm-crypt, which this kernel lacks. The secret lives in the
+    platform's project, so the platform user (whose token Cinder uses) can read it.
+    """
+    conn = _platform(spec)
+    key = secrets.token_bytes(32)
+    secret = conn.key_manager.create_secret(
+        name="hdh-local-image-key",
+        secret_type="symmetric",
+        algorithm="aes",
+        bit_length=256,
+        mode="xts",
+        payload=base64.b64encode(key).decode(),
+        payload_content_type="application/octet-stream",
+        payload_content_encoding="base64",
+    )
+    secret_id = secret.secret_ref.rsplit("/", 1)[1]
+    path = spec["image_file"]
+    # Nova and os-brick open a LUKS volume with the hex form of its key as the passphrase.
+    subprocess.run(
+        [
+            spec["qemu_img"],
+            "create",
+            "-f",
+            "luks",
+            "--object",
+            f"secret,id=sec0,data={binascii.hexlify(key).decode()}",
+            "-o",
+            "key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64",
+            path,
+            "16M",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return secret_id, path
+
+
 def _image(conn: Any, spec: dict[str, Any]) -> None:
     image_id = spec["image_id"]
     img = conn.image.find_image(image_id)
     if img is not None and img.status == "active":
         return
+    secret_id, path = _luks_image(spec)
     if img is None:
         conn.image.post(
             "/images",
             json={
                 "id": image_id,
                 "name": spec["image_name"],
-                "disk_format": "qcow2",
+                "disk_format": "raw",
                 "container_format": "bare",
                 "visibility": "public",
                 "os_distro": "debian",
                 "os_version": "12",
                 "hdh_placeholder": "true",
+                "cinder_encryption_key_id": secret_id,
+                "cinder_encryption_key_deletion_policy": "do_not_delete",
             },
             raise_exc=True,
         )
-    with open(spec["image_file"], "rb") as fh:
+    with open(path, "rb") as fh:
         conn.image.put(
             f"/images/{image_id}/file",
-            data=fh.read(),
+            data=fh,
             headers={"Content-Type": "application/octet-stream"},
             raise_exc=True,
         )

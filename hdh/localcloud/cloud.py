@@ -300,17 +300,15 @@ def _spec(layout: Layout, pw: dict[str, str], computes: int) -> str:
             "image_name": "Debian 12",
             "image_file": str(_placeholder_image(layout)),
             "public_cidr": PUBLIC_CIDR,
+            "qemu_img": str(layout.root / "bin" / "qemu-img"),
             "compute_hosts": confs.compute_hosts(computes),
         }
     )
 
 
 def _placeholder_image(layout: Layout) -> Path:
-    """A 1 GiB (virtual) empty qcow2: Nova's fake driver boots nothing, Cinder really copies it."""
-    path = layout.data / "debian-12-placeholder.qcow2"
-    if not path.exists():
-        run(["qemu-img", "create", "-f", "qcow2", str(path), "1G"], "placeholder image")
-    return path
+    """Where bootstrap writes the 16 MiB LUKS placeholder (the fake driver boots nothing)."""
+    return layout.data / "debian-12-placeholder.luks"
 
 
 def _bootstrap(layout: Layout, spec: str, stage: str) -> None:

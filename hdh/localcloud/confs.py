@@ -29,6 +29,13 @@ PROXY_PIPELINE = " ".join(
 # encrypted volume creation runs exactly that, so its rootwrap finds this wrapper first: it
 # retries that one error, and passes any other failure through unchanged.
 QEMU_IMG_RETRY = """#!/bin/bash
+# Cinder's NFS driver resizes a volume copied from an image with `qemu-img resize FILE SIZE`;
+# for a LUKS container (an encrypted image copied as is) qemu-img then wants the key. Cinder
+# treats LUKS images as raw everywhere else (cinder.image.image_utils), so say so here too.
+magic=$(head -c 6 "$2" 2>/dev/null | od -An -tx1 | tr -d ' \\n')
+if [ "$1" = resize ] && [ "$#" -eq 3 ] && [ "$magic" = 4c554b53babe ]; then
+  set -- resize -f raw "$2" "$3"
+fi
 for try in 1 2 3 4 5 6 7 8; do
   { err=$(/usr/bin/qemu-img "$@" 2>&1 1>&3 3>&-); } 3>&1
   rc=$?

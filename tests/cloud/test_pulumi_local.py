@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.cloud.conftest import probe
 
@@ -19,6 +20,16 @@ pytestmark = pytest.mark.cloud
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "local"
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "policies", "hdh", "stacks")
+
+
+def _use_project_venv(work: Path) -> None:
+    """Point the copy's runtime at the clone's venv as is (pip toolchain: nothing installed)."""
+    doc = yaml.safe_load((work / "Pulumi.yaml").read_text())
+    doc["runtime"] = {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": str(ROOT / ".venv")},
+    }
+    (work / "Pulumi.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
 class InjectedFailure(Exception):
@@ -51,7 +62,7 @@ def project(tmp_path: Path, engine_bin: str, local_cloud: dict[str, str]) -> Cal
             shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif src.exists():
             shutil.copy(src, work / name)
-    (work / ".venv").symlink_to(ROOT / ".venv")
+    _use_project_venv(work)
     env = {
         **os.environ,
         **local_cloud,
