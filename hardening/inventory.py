@@ -13,6 +13,14 @@ from hardening.run import HostSpec
 from hdh.errors import ConfigError, ConfigErrors, InputError
 
 BASTION = "bastion"
+# The platform names hosts by what they do (components/platform.py, k8s_cluster.py); hardening by
+# how they are hardened (hardening/data/roles.yaml).
+PLATFORM_ROLES = {
+    "services": "base",
+    "data": "data-host",
+    "k8s-control": "k8s-node",
+    "k8s-worker": "k8s-node",
+}
 
 
 def load_outputs(path: Path) -> dict[str, Any]:
@@ -29,6 +37,10 @@ def load_outputs(path: Path) -> dict[str, Any]:
         doc = doc["inventory"]
     if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
         raise InputError(f"{path}: expected the `inventory` stack output with a `hosts` list")
+    for h in doc["hosts"]:
+        if isinstance(h, dict) and h.get("role") in PLATFORM_ROLES:
+            h["platform_role"] = h["role"]
+            h["role"] = PLATFORM_ROLES[h["role"]]
     _validate(path, doc)
     return doc
 

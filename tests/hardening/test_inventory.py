@@ -108,3 +108,25 @@ def test_cli_module_registers_harden() -> None:
 
     args = harden_args("--inventory", "out.json", "--role", "bastion", "--check")
     assert args.run is harden.run and args.check and args.role == "bastion"  # type: ignore[attr-defined]
+
+
+def test_the_platform_inventory_output_is_accepted(tmp_path: Path) -> None:
+    """The `inventory` output of a real plan (k8s stack) loads: platform roles are mapped."""
+    from hdh.plan import plan_stack
+
+    inv = plan_stack("ovh-sbg").outputs["inventory"]
+    inv["bastion"]["address"] = "192.0.2.10"
+    for i, h in enumerate(inv["hosts"]):
+        h["address"] = f"10.0.{i // 250}.{i % 250 + 1}"
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({"inventory": inv}))
+    doc = load_outputs(path)
+    roles = {h["platform_role"]: h["role"] for h in doc["hosts"] if "platform_role" in h}
+    assert roles == {
+        "services": "base",
+        "data": "data-host",
+        "k8s-control": "k8s-node",
+        "k8s-worker": "k8s-node",
+    }
+    hosts = build(doc, tmp_path / "work", key="/dev/null")
+    assert len(hosts) == len(inv["hosts"])
