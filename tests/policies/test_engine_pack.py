@@ -3,30 +3,28 @@
 (a) the ovh-gra stack previews clean; (b) the same stack with a policy config narrowing the
 allowed regions (which the config model accepts) is blocked by provider-region-eu; (c) a tiny
 program with a UK provider, a clear volume, a world-open rule, a namespace without Pod Security
-and a Secret in clear is blocked by exactly the expected rules, while its compliant twins pass
-(a secret Secret is not flagged: the pack sees secrets through the engine's wire envelope).
+and a provider kubeconfig in clear is blocked by exactly those rules, while its compliant twins
+pass; (d) a real `pulumi up` (Kubernetes objects rendered to YAML) leaves a stack whose
+`pulumi stack export` `hdh policy check` reads. Projects are hdh.engine's throwaway copies.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from hdh import ROOT
+from hdh.engine import ThrowawayProject, _use_shared_venv
 from policies.pack import RULES
+from policies.run import evaluate
 
 pytestmark = pytest.mark.engine
-PULUMI = ROOT / ".tools" / "bin" / "pulumi"
-COPIED = ("Pulumi.yaml", "__main__.py", "pyproject.toml", "uv.lock", "README.md")
-PACKAGES = ("stacks", "components", "hdh", "policies", "hardening")
+HERE = Path(__file__).parent
 PINNED = {  # lookups need an API even in preview: pin what they would return
     "hdh:imageId": "5f0c2a5e-1d3b-4b6e-9a77-0d2b3e3c1a01",
     "hdh:externalNetworkId": "6a0c2a5e-1d3b-4b6e-9a77-0d2b3e3c1a02",
@@ -42,25 +40,9 @@ current-context: c
 VIOLATION = re.compile(r"- \[(mandatory|advisory)\].*?\s{2}([a-z0-9-]+)\s{2}\((\S+): ([^)]+)\)")
 
 
-def _env(tmp: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "PATH": f"{PULUMI.parent}:{os.environ['PATH']}",
-        "PULUMI_BACKEND_URL": f"file://{tmp / 'state'}",
-        "PULUMI_CONFIG_PASSPHRASE": "engine-test-only",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "UV_OFFLINE": "1",
-        "OS_AUTH_URL": "http://127.0.0.1:9/v3",  # never reached by a preview (delayed auth)
-    }
-    env.pop("VIRTUAL_ENV", None)
-    (tmp / "state").mkdir(exist_ok=True)
-    return env
-
-
 def _pulumi(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(PULUMI), *args, "--non-interactive"],
+        ["pulumi", *args, "--non-interactive"],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -73,44 +55,24 @@ def _violations(out: str) -> set[tuple[str, str, str]]:
     return {(m[1], m[2], m[4].strip()) for m in VIOLATION.finditer(out)}
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
-    yield from _platform(tmp_path_factory)
-    # The engine's uv toolchain syncs the copy's project into the shared venv (an editable
-    # install pointing at the temporary copy): point it back at the repository.
-    subprocess.run(
-        ["uv", "sync", "--frozen", "--offline", "--inexact", "--quiet"],
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
-        check=False,
-        timeout=300,
-    )
-
-
-def _platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
-    if not PULUMI.exists():
-        pytest.skip("engine not installed: scripts/install-engine")
-    tmp = tmp_path_factory.mktemp("engine-pack")
-    work = tmp / "project"
-    work.mkdir()
-    for name in COPIED:
-        shutil.copy2(ROOT / name, work / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for pkg in PACKAGES:
-        shutil.copytree(ROOT / pkg, work / pkg, ignore=ignore)
-    (work / ".venv").symlink_to(ROOT / ".venv")
-    stack_file = work / "stacks" / "Pulumi.ovh-gra.yaml"
-    doc = yaml.safe_load(stack_file.read_text())
-    doc["config"].update(PINNED)
-    stack_file.write_text(yaml.safe_dump(doc))
-    env = _env(tmp)
-    init = _pulumi(work, env, "stack", "init", "ovh-gra")
+def _program(project: ThrowawayProject, src: Path, name: str) -> Path:
+    """A probe program inside the throwaway copy, on the shared venv like the project."""
+    probe = project.dir / name
+    shutil.copytree(src, probe)
+    (probe / ".venv").symlink_to(ROOT / ".venv")
+    _use_shared_venv(probe / "Pulumi.yaml")
+    init = _pulumi(probe, project.env, "stack", "init", name)
     assert init.returncode == 0, init.stderr
-    yield work, env
+    return probe
 
 
-def test_clean_stack_passes(platform: tuple[Path, dict[str, str]]) -> None:
-    work, env = platform
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayProject:
+    return ThrowawayProject(tmp_path_factory.mktemp("engine-pack"), "ovh-gra", PINNED)
+
+
+def test_clean_stack_passes(project: ThrowawayProject) -> None:
+    work, env = project.dir, project.env
     run = _pulumi(work, env, "preview", "--policy-pack", str(work / "policies"))
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-3000:]
@@ -118,8 +80,8 @@ def test_clean_stack_passes(platform: tuple[Path, dict[str, str]]) -> None:
     assert not _violations(out), out[-3000:]
 
 
-def test_pack_blocks_what_the_model_accepts(platform: tuple[Path, dict[str, str]]) -> None:
-    work, env = platform
+def test_pack_blocks_what_the_model_accepts(project: ThrowawayProject) -> None:
+    work, env = project.dir, project.env
     config = work / "policy-config.json"
     config.write_text(json.dumps({"provider-region-eu": {"allowedRegions": ["SBG5"]}}))
     run = _pulumi(
@@ -137,12 +99,9 @@ def test_pack_blocks_what_the_model_accepts(platform: tuple[Path, dict[str, str]
     assert "region GRA11 is not an allowed EU region" in out
 
 
-def test_tiny_program_is_refused_rule_by_rule(platform: tuple[Path, dict[str, str]]) -> None:
-    work, env = platform
-    probe = work / "probe"  # inside the copy: the uv toolchain finds the project's uv.lock
-    shutil.copytree(Path(__file__).parent / "engine_program", probe)
-    (probe / ".venv").symlink_to(ROOT / ".venv")
-    assert _pulumi(probe, env, "stack", "init", "probe").returncode == 0
+def test_tiny_program_is_refused_rule_by_rule(project: ThrowawayProject) -> None:
+    work, env = project.dir, project.env
+    probe = _program(project, HERE / "engine_program", "probe")
     secret = _pulumi(probe, env, "config", "set", "--secret", "probe:kubeconfig", KUBECONFIG)
     assert secret.returncode == 0, secret.stderr
     run = _pulumi(probe, env, "preview", "--policy-pack", str(work / "policies"))
@@ -158,17 +117,10 @@ def test_tiny_program_is_refused_rule_by_rule(platform: tuple[Path, dict[str, st
     }, out[-4000:]
 
 
-def test_real_stack_export_of_an_applied_stack(
-    platform: tuple[Path, dict[str, str]], tmp_path: Path
-) -> None:
+def test_real_stack_export_of_an_applied_stack(project: ThrowawayProject, tmp_path: Path) -> None:
     """`pulumi up` for real (objects rendered to YAML, no cluster), then export and check."""
-    from policies.run import evaluate
-
-    work, env = platform
-    probe = work / "k8s-probe"
-    shutil.copytree(Path(__file__).parent / "engine_k8s_program", probe)
-    (probe / ".venv").symlink_to(ROOT / ".venv")
-    assert _pulumi(probe, env, "stack", "init", "k8s").returncode == 0
+    env = project.env
+    probe = _program(project, HERE / "engine_k8s_program", "k8s")
     assert _pulumi(probe, env, "config", "set", "probe:renderDir", str(tmp_path)).returncode == 0
     up = _pulumi(probe, env, "up", "--yes", "--skip-preview")
     assert up.returncode == 0, (up.stdout + up.stderr)[-3000:]
