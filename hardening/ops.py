@@ -40,7 +40,7 @@ def in_container() -> bool:
     kind = getattr(host, "hdh_kind", None)
     if kind is None:
         kind = host.get_fact(HostKind)
-        host.hdh_kind = kind
+        host.hdh_kind = kind  # type: ignore[attr-defined]  # a per-run cache on the host object
     return bool(kind == "container")
 
 
