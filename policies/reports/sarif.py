@@ -44,7 +44,11 @@ def render(result: Result, artifact: str = "Pulumi.yaml") -> str:
             # Resources have no source line; the project file anchors the alert, the URN names it.
             "locations": [
                 {
-                    "physicalLocation": {"artifactLocation": {"uri": artifact}},
+                    # Code scanning services want a line: the project file's first one.
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": artifact},
+                        "region": {"startLine": 1},
+                    },
                     "logicalLocations": [
                         {"fullyQualifiedName": f.urn, "name": f.resource_name, "kind": "resource"}
                     ],
