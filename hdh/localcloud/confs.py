@@ -29,12 +29,17 @@ PROXY_PIPELINE = " ".join(
 # encrypted volume creation runs exactly that, so its rootwrap finds this wrapper first: it
 # retries that one error, and passes any other failure through unchanged.
 QEMU_IMG_RETRY = """#!/bin/bash
-# Cinder's NFS driver resizes a volume copied from an image with `qemu-img resize FILE SIZE`;
-# for a LUKS container (an encrypted image copied as is) qemu-img then wants the key. Cinder
-# treats LUKS images as raw everywhere else (cinder.image.image_utils), so say so here too.
+# Cinder's NFS driver resizes a volume copied from an image with `qemu-img resize FILE <n>G`,
+# then checks the virtual size is <n> GiB. For a LUKS container (an encrypted image, copied as
+# is) qemu-img would want the key, and the virtual size is the payload after the LUKS header.
+# Cinder treats LUKS images as raw (cinder.image.image_utils): resize the file as raw to the
+# payload offset plus <n> GiB, so the LUKS payload is exactly the size asked for.
 magic=$(head -c 6 "$2" 2>/dev/null | od -An -tx1 | tr -d ' \\n')
-if [ "$1" = resize ] && [ "$#" -eq 3 ] && [ "$magic" = 4c554b53babe ]; then
-  set -- resize -f raw "$2" "$3"
+gib='^[0-9]+G$'
+if [ "$1" = resize ] && [ "$#" -eq 3 ] && [ "$magic" = 4c554b53babe ] && [[ $3 =~ $gib ]]; then
+  read -r b0 b1 b2 b3 < <(od -An -j104 -N4 -tu1 "$2")
+  offset=$(( ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) * 512 ))
+  set -- resize -f raw "$2" $(( ${3%G} * 1073741824 + offset ))
 fi
 for try in 1 2 3 4 5 6 7 8; do
   { err=$(/usr/bin/qemu-img "$@" 2>&1 1>&3 3>&-); } 3>&1

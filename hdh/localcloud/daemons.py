@@ -20,6 +20,7 @@ from hdh.testbed.proc import alive, proc_start_time
 log = logging.getLogger(__name__)
 
 PY = "/usr/bin/python3"
+SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What the agents spawn and what may outlive its group (dnsmasq daemonizes).
 STRAY_NAMES = frozenset(
     {"dnsmasq", "privsep-helper", "haproxy", "keepalived", "radvd", "neutron-keepali", "sudo"}
@@ -49,6 +50,7 @@ def _uwsgi(name: str, port: int, script: str, env: dict[str, str]) -> Daemon:
 def daemons(layout: Layout, computes: int) -> list[Daemon]:
     """Every daemon in start order (infrastructure, then the APIs, then workers and agents)."""
     etc, data, run = layout.etc, layout.data, layout.run
+    bin_dir = layout.root / "bin"
     n_conf = ["--config-file", str(etc / "nova" / "nova.conf")]
     q_conf = ["--config-file", str(etc / "neutron" / "neutron.conf")]
     c_conf = ["--config-file", str(etc / "cinder" / "cinder.conf")]
@@ -120,7 +122,10 @@ def daemons(layout: Layout, computes: int) -> list[Daemon]:
         Daemon("nova-conductor", ["nova-conductor", *n_conf]),
         Daemon("nova-scheduler", ["nova-scheduler", *n_conf]),
         Daemon("cinder-scheduler", ["cinder-scheduler", *c_conf]),
-        Daemon("cinder-volume", ["cinder-volume", *c_conf]),
+        # Running as root, Cinder calls qemu-img without rootwrap: PATH finds our wrapper first.
+        Daemon(
+            "cinder-volume", ["cinder-volume", *c_conf], None, {"PATH": f"{bin_dir}:{SYS_PATH}"}
+        ),
     ]
     for i, _host in enumerate(compute_hosts(computes), start=1):
         host_conf = ["--config-file", str(etc / "neutron" / f"host{i}.conf")]
