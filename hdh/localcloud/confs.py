@@ -101,6 +101,8 @@ def _common(pw: dict[str, str], svc: str, layout: Layout) -> str:
 transport_url = {_rabbit(pw)}
 state_path = {layout.data / svc}
 debug = false
+# Two shared cores: a busy fake compute answered reserve_block_device_name after the default 60 s.
+rpc_response_timeout = 180
 """
 
 

@@ -193,10 +193,10 @@ def anti_affinity(conn: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
         for i in range(n):
-            servers.append(_server(conn, f"probe-aa-{i}", net.id, group.id, ""))
+            servers.append(_server(conn, f"probe-aa-{i}", net.id, group.id))
         done = [_wait(partial(conn.compute.get_server, s.id), "ACTIVE", t=300) for s in servers]
         out["active"] = len(done)  # the host is admin-only; distinct hosts are Nova's promise
-        extra = _server(conn, "probe-aa-extra", net.id, group.id, "")
+        extra = _server(conn, "probe-aa-extra", net.id, group.id)
         servers.append(extra)
         try:
             _wait(lambda: conn.compute.get_server(extra.id), "ACTIVE", t=120)
