@@ -37,11 +37,12 @@ class Daemon:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def _uwsgi(name: str, port: int, script: str, env: dict[str, str]) -> Daemon:
+def _uwsgi(name: str, port: int, script: str, env: dict[str, str], threads: int = 4) -> Daemon:
     # --http (not --http-socket) with keep-alive: see ../shared/local-cloud.md (Keystone resets).
     argv = [
         *("uwsgi", "--plugins", "http,python3", "--http", f"127.0.0.1:{port}", "--http-keepalive"),
-        *("--die-on-term", "--master", "--processes", "1", "--threads", "4", "--need-app"),
+        *("--die-on-term", "--master", "--processes", "1", "--threads", str(threads)),
+        "--need-app",
         *("--buffer-size", "65535", "--wsgi-file", script, "--procname-prefix", f"hdh-lc-{name} "),
     ]
     return Daemon(name, argv, port, env)
@@ -103,6 +104,10 @@ def daemons(layout: Layout, computes: int) -> list[Daemon]:
             "/usr/bin/nova-api-wsgi",
             # The first file is the paste file (nova.api.openstack.wsgi_app).
             {"OS_NOVA_CONFIG_FILES": f"/etc/nova/api-paste.ini;{etc / 'nova' / 'nova.conf'}"},
+            # Nova monkey-patches eventlet: with several uwsgi threads an RPC reply lands on a
+            # greenlet of another thread ("greenlet.error: cannot switch to a different thread")
+            # and the call hangs until the router cuts it (pulumi saw EOF on POST /servers).
+            threads=1,
         ),
         # Barbican reads ~/.barbican/barbican.conf before /etc/barbican: HOME points at ours.
         _uwsgi(
