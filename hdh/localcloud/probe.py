@@ -57,6 +57,16 @@ def _tenant_net(conn: Any, tag: str) -> tuple[Any, Any]:
     return net, sub
 
 
+def _drop_net(conn: Any, net: Any, sub: Any) -> None:
+    """Delete a probe's network once Nova has released its ports (even after a failure)."""
+    for _ in range(30):
+        if not list(conn.network.ports(network_id=net.id, device_owner="compute:nova")):
+            break
+        time.sleep(1)
+    conn.network.delete_subnet(sub, ignore_missing=True)
+    conn.network.delete_network(net, ignore_missing=True)
+
+
 def network(conn: Any) -> dict[str, Any]:
     """Network, subnet, router with gateway, SG + rule, port, floating IP on the port."""
     out: dict[str, Any] = {}
@@ -178,9 +188,7 @@ def boot(conn: Any) -> dict[str, Any]:
         conn.compute.delete_server(srv)
         _gone(lambda: conn.compute.find_server(srv.id))
         conn.compute.delete_keypair(kp)
-    time.sleep(2)
-    conn.network.delete_subnet(sub)
-    conn.network.delete_network(net)
+        _drop_net(conn, net, sub)
     return out
 
 
@@ -209,9 +217,7 @@ def anti_affinity(conn: Any) -> dict[str, Any]:
         for s in servers:
             _gone(partial(conn.compute.find_server, s.id))
         conn.compute.delete_server_group(group)
-    time.sleep(2)
-    conn.network.delete_subnet(sub)
-    conn.network.delete_network(net)
+        _drop_net(conn, net, sub)
     return out
 
 
