@@ -9,6 +9,7 @@ import pulumi
 import pulumi_openstack as openstack
 
 from components.compute import Host, HostArgs, HostTemplate
+from components.keys import KeyArgs
 from components.network import SecGroupRules, allocation_pool
 from components.storage import EncryptedStore, StoreArgs
 from components.tags import Labels
@@ -27,6 +28,7 @@ class BubbleArgs:
     volume_type: str
     container_name: str
     versioning: bool
+    key: KeyArgs
     template: HostTemplate
     workspace_flavor: str
 
@@ -79,6 +81,7 @@ class Bubble(pulumi.ComponentResource):
                 volume_type=args.volume_type,
                 container_name=args.container_name,
                 versioning=args.versioning,
+                key=args.key,
             ),
             opts=child,
         )

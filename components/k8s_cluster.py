@@ -17,7 +17,8 @@ from components.k8s_baseline import (
     KubernetesBaseline,
     bootstrap_kubeconfig,
 )
-from components.kubeadm import API_PORT, ControlPlaneSpec, control_plane_user_data, secret_id
+from components.keys import GeneratedKey, KeyArgs, secret_id
+from components.kubeadm import API_PORT, ControlPlaneSpec, control_plane_user_data
 from components.network import PlatformNetwork
 from components.tags import Labels
 
@@ -228,15 +229,9 @@ class ProcessingCluster(pulumi.ComponentResource):
 
         # Secrets encryption key: generated inside Barbican by an order, read at run time by
         # barbican-kms-plugin with the cluster's credential. Only its id leaves Barbican.
-        kek = openstack.keymanager.OrderV1(
+        kek = GeneratedKey(
             f"{name}-kms-key",
-            type="key",
-            meta={
-                "algorithm": "aes",
-                "bit_length": 256,
-                "mode": "cbc",
-                "name": f"hdh-{cfg.stack}-k8s-secrets-kek",
-            },
+            KeyArgs(region=cfg.region, auth_url=cfg.auth_url, mode="cbc"),
             opts=child,
         )
         t = args.template

@@ -248,8 +248,3 @@ def control_plane_user_data(
         _file("/etc/systemd/system/hdh-barbican-kms.service", KMS_UNIT, mode="0644"),
     ]
     return "#cloud-config\n" + yaml.safe_dump(doc, sort_keys=False)
-
-
-def secret_id(secret_ref: str) -> str:
-    """Barbican's secret href -> its UUID (what barbican-kms-plugin's key-id wants)."""
-    return secret_ref.rstrip("/").rsplit("/", 1)[-1]

@@ -13,6 +13,7 @@ from components.bubble import Bubble, BubbleArgs
 from components.compute import Host, HostArgs, HostTemplate
 from components.config import TIERS, StackConfig
 from components.k8s_cluster import ClusterArgs, ProcessingCluster
+from components.keys import KeyArgs
 from components.network import NetworkArgs, PlatformNetwork
 from components.storage import EncryptedStore, StoreArgs
 from components.tags import Labels
@@ -70,6 +71,7 @@ class Platform(pulumi.ComponentResource):
             deploy_user=s.deploy_user,
             public_key=s.ssh_public_key,
         )
+        key_args = KeyArgs(region=cfg.region, auth_url=cfg.auth_url)
         g = net.group_ids
         hosts: list[tuple[Host, str, Labels]] = []
 
@@ -134,6 +136,7 @@ class Platform(pulumi.ComponentResource):
                     volume_type=cfg.volume_type,
                     container_name=f"hdh-{cfg.stack}-data",
                     versioning=cfg.profile.object_storage.versioning,
+                    key=key_args,
                 ),
                 opts=child,
             )
@@ -164,6 +167,7 @@ class Platform(pulumi.ComponentResource):
                     volume_type=cfg.volume_type,
                     container_name=f"hdh-{cfg.stack}-bubble-{b.name}",
                     versioning=cfg.profile.object_storage.versioning,
+                    key=key_args,
                     template=template,
                     workspace_flavor=cfg.flavor("workspace"),
                 ),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
+from components.keys import GeneratedKey, KeyArgs
 from components.tags import Labels
 
 
@@ -16,6 +17,7 @@ class StoreArgs:
     volume_size: int  # GB
     volume_type: str  # one of the profile's encrypted types (checked by components/config.py)
     container_name: str  # Swift names are per project: carry the stack in it
+    key: KeyArgs  # where Barbican generates the data key (region, auth URL)
     versioning: bool = True
 
 
@@ -30,14 +32,9 @@ class EncryptedStore(pulumi.ComponentResource):
         super().__init__("hdh:storage:EncryptedStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         meta = args.labels.as_metadata()
-        # An order makes Barbican generate the key itself: the key material is never in our
-        # program, config or state (a SecretV1 with a payload would put it in state).
-        key = openstack.keymanager.OrderV1(
-            f"{name}-key",
-            type="key",
-            meta={"algorithm": "aes", "bit_length": 256, "mode": "xts", "name": f"{name}-data-key"},
-            opts=child,
-        )
+        # Barbican generates the key itself: the key material is never in our program, config or
+        # state (a SecretV1 with a payload would put it in state); destroy deletes it.
+        key = GeneratedKey(f"{name}-data-key", args.key, opts=child)
         volume = openstack.blockstorage.Volume(
             f"{name}-vol",
             size=args.volume_size,

@@ -169,13 +169,19 @@ class RecordingMonitor(MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)
         rid = self._mocks.resource_id(request.type, request.name) if request.custom else ""
+        provider = request.provider
+        if request.custom and not provider and not request.type.startswith("pulumi:providers:"):
+            # As the engine does: the package's default provider (the stacks disable it for
+            # openstack and kubernetes, so only dynamic resources get here).
+            package = request.type.split(":", 1)[0]
+            provider = self.make_urn("", f"pulumi:providers:{package}", "default") + "::default"
         self.recorded.append(
             PlannedResource(
                 urn=urn,
                 type=request.type,
                 name=request.name,
                 parent=request.parent,
-                provider=request.provider,
+                provider=provider,
                 custom=bool(request.custom),
                 inputs={},
             )
