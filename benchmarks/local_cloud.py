@@ -13,14 +13,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
+from hdh.engine import ThrowawayProject
 from hdh.localcloud import cloud, daemons
 from hdh.localcloud.paths import Layout, state_dir
 
@@ -50,73 +48,26 @@ def cloud_memory_mib() -> dict[str, int]:
     return {"rss_mib": rss // 1024, "pss_mib": pss // 1024}
 
 
-def _use_project_venv(work: Path) -> None:
-    """Point the copy's runtime at the clone's venv as is (pip toolchain: nothing installed)."""
-    doc = yaml.safe_load((work / "Pulumi.yaml").read_text())
-    doc["runtime"] = {
-        "name": "python",
-        "options": {"toolchain": "pip", "virtualenv": str(ROOT / ".venv")},
-    }
-    (work / "Pulumi.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-
-
 def timed(fn: object, *args: object) -> float:
     t0 = time.monotonic()
     fn(*args)  # type: ignore[operator]
     return round(time.monotonic() - t0, 1)
 
 
-def pulumi_times(bubbles: int, env: dict[str, str], engine_bin: str) -> dict[str, float]:
+def pulumi_times(bubbles: int, env: dict[str, str]) -> dict[str, float]:
     """`pulumi up` then `destroy` of the local stack with `bubbles` bubbles, in a scratch copy."""
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp) / "project"
-        work.mkdir()
-        for name in ("Pulumi.yaml", "__main__.py", "components", "policies", "hdh", "stacks"):
-            src = ROOT / name
-            if src.is_dir():
-                shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy(src, work / name)
-        _use_project_venv(work)
-        stack = work / "stacks" / "Pulumi.local.yaml"
-        doc = yaml.safe_load(stack.read_text())
-        doc["config"]["hdh:bubbles"] = [
-            {"name": f"b{i:02d}", "workspaces": 1, "volumeSize": 1} for i in range(bubbles)
-        ]
-        stack.write_text(yaml.safe_dump(doc))
-        (Path(tmp) / "state").mkdir()
-        penv = {
-            **os.environ,
-            **env,
-            "PATH": f"{engine_bin}:{os.environ['PATH']}",
-            "PULUMI_BACKEND_URL": f"file://{tmp}/state",
-            "PULUMI_CONFIG_PASSPHRASE": "bench",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
+        config = {
+            "hdh:bubbles": [
+                {"name": f"b{i:02d}", "workspaces": 1, "volumeSize": 1} for i in range(bubbles)
+            ]
         }
-
-        def pulumi(*args: str) -> float:
-            t0 = time.monotonic()
-            subprocess.run(
-                ["pulumi", *args, "--non-interactive", "--stack", "local"],
-                cwd=work,
-                env=penv,
-                check=True,
-                capture_output=True,
-                timeout=7200,
-            )
-            return round(time.monotonic() - t0, 1)
-
-        subprocess.run(
-            ["pulumi", "stack", "init", "local", "--non-interactive"],
-            cwd=work,
-            env=penv,
-            check=True,
-            capture_output=True,
-        )
+        project = ThrowawayProject(Path(tmp), "local", config, passphrase="bench", env=env)
+        print(f"{bubbles} bubble(s): pulumi up ...", file=sys.stderr)
         try:
-            up = pulumi("up", "--yes", "--skip-preview")
+            up = timed(project.run, "up", "--yes", "--skip-preview")
         finally:
-            destroy = pulumi("destroy", "--yes", "--skip-preview")
+            destroy = timed(project.run, "destroy", "--yes", "--skip-preview")
         return {"up_s": up, "destroy_s": destroy}
 
 
@@ -136,19 +87,9 @@ def main() -> int:
     result["daemons"] = len(daemons.running(Layout(state_dir())))
     result.update(cloud_memory_mib())
     if args.bubbles:
-        engine = (
-            subprocess.run(
-                [str(ROOT / "scripts" / "install-engine")],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
         env = cloud.env_vars()
         for n in (int(x) for x in args.bubbles.split(",")):
-            result[f"pulumi_{n}_bubbles"] = pulumi_times(n, env, engine)
+            result[f"pulumi_{n}_bubbles"] = pulumi_times(n, env)
     result["down_s"] = timed(cloud.down)
     json.dump(result, sys.stdout, indent=1)
     print()

@@ -104,7 +104,9 @@ class ThrowawayProject:
         stack: str,
         config: Mapping[str, Any] | None = None,
         passphrase: str = "throwaway-project-only",
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """`config` overrides keys of the stack file; `env` adds variables (e.g. a cloud's OS_*)."""
         self.dir = workdir / "project"
         self.stack = stack
         self.dir.mkdir(parents=True)
@@ -120,11 +122,13 @@ class ThrowawayProject:
         doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
         doc["config"].update(config or {})
         (self.dir / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc))
+        base = {**os.environ, **(env or {})}
         self.env = environment(
-            {**os.environ, "PULUMI_CONFIG_PASSPHRASE": passphrase, "UV_OFFLINE": "1"},
+            {**base, "PULUMI_CONFIG_PASSPHRASE": passphrase, "UV_OFFLINE": "1"},
             backend=f"file://{workdir / 'state'}",
         )
-        # A preview never authenticates (delayed auth); loopback so nothing could leave.
+        # A preview never authenticates (delayed auth); loopback so nothing could leave. A real
+        # cloud's OS_AUTH_URL (from `env`) wins.
         self.env.setdefault("OS_AUTH_URL", "http://127.0.0.1:9/v3")
         self.run("stack", "init", stack)
 

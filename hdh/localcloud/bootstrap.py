@@ -158,11 +158,28 @@ def _luks_image(spec: dict[str, Any]) -> tuple[str, str]:
     return secret_id, path
 
 
+def _image_key_exists(spec: dict[str, Any], img: Any) -> bool:
+    """Whether the placeholder image's LUKS key is still in Barbican (platform's project)."""
+    key_id = (img.properties or {}).get("cinder_encryption_key_id")
+    if not key_id:
+        return False
+    # Listed, not fetched: this openstacksdk's get_secret answers without asking Barbican.
+    refs = (x.secret_ref or "" for x in _platform(spec).key_manager.secrets())
+    return key_id in {ref.rstrip("/").rsplit("/", 1)[-1] for ref in refs}
+
+
 def _image(conn: Any, spec: dict[str, Any]) -> None:
     image_id = spec["image_id"]
     img = conn.image.find_image(image_id)
     if img is not None and img.status == "active":
-        return
+        if _image_key_exists(spec, img):
+            return
+        # Its key is gone (Barbican's database was replaced): no volume can be made from it, and
+        # Glance never gives a deleted image's id back, so the state must start afresh.
+        raise SystemExit(
+            f"image {image_id}: its LUKS key is no longer in Barbican; run `scripts/local-cloud "
+            "down`, remove the state directory and `up` again"
+        )
     secret_id, path = _luks_image(spec)
     if img is None:
         conn.image.post(

@@ -262,8 +262,9 @@ dnsmasq_dns_servers = 127.0.0.1
         "barbican/barbican.conf"
     ] = f"""{_common(pw, "barbican", layout)}host_href = http://127.0.0.1:9311
 db_auto_create = true
-[database]
-connection = {_db(pw, "barbican")}
+# Barbican reads its own [DEFAULT] option, not oslo.db's [database]: without it Barbican falls
+# back to SQLite, which answers "database is locked" to concurrent orders (Cinder + Pulumi).
+sql_connection = {_db(pw, "barbican")}
 [secretstore]
 enabled_secretstore_plugins = store_crypto
 [crypto]

@@ -4,99 +4,38 @@ through the OpenStack APIs, then `pulumi destroy` leaves nothing, even after an 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
+from hdh.engine import ThrowawayProject
 from tests.cloud.conftest import probe
 
 pytestmark = pytest.mark.cloud
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "local"
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "policies", "hdh", "stacks")
-
-
-def _use_project_venv(work: Path) -> None:
-    """Point the copy's runtime at the clone's venv as is (pip toolchain: nothing installed)."""
-    doc = yaml.safe_load((work / "Pulumi.yaml").read_text())
-    doc["runtime"] = {
-        "name": "python",
-        "options": {"toolchain": "pip", "virtualenv": str(ROOT / ".venv")},
-    }
-    (work / "Pulumi.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
 class InjectedFailure(Exception):
     """Raised on purpose between up and destroy."""
 
 
-@pytest.fixture(scope="module")
-def engine_bin() -> str:
-    res = subprocess.run(
-        [str(ROOT / "scripts" / "install-engine")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
-    return res.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture
-def project(tmp_path: Path, engine_bin: str, local_cloud: dict[str, str]) -> Callable[..., str]:
-    """A copy of the program (stack init writes its salt into the stack file: not into ours)."""
-    if not (ROOT / "__main__.py").exists() or not (ROOT / "stacks" / "Pulumi.local.yaml").exists():
-        pytest.fail("the platform program or stacks/Pulumi.local.yaml is missing")
-    work = tmp_path / "project"
-    work.mkdir()
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy(src, work / name)
-    _use_project_venv(work)
-    env = {
-        **os.environ,
-        **local_cloud,
-        "PATH": f"{engine_bin}:{os.environ['PATH']}",
-        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
-        "PULUMI_CONFIG_PASSPHRASE": "local-cloud-test",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-    }
-    (tmp_path / "state").mkdir()
+def project(tmp_path: Path, local_cloud: dict[str, str]) -> Callable[..., str]:
+    """`pulumi ARGS` on a throwaway copy of the program with its own state (hdh.engine)."""
+    copy = ThrowawayProject(tmp_path, STACK, passphrase="local-cloud-test", env=local_cloud)
 
     def pulumi(*args: str, check: bool = True, timeout: float = 1800) -> str:
-        res = subprocess.run(
-            ["pulumi", *args, "--non-interactive", "--stack", STACK],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        res = copy.run(*args, check=False, timeout=timeout)
         if check:
             assert res.returncode == 0, (
                 f"pulumi {' '.join(args)}:\n{res.stdout[-4000:]}\n{res.stderr[-3000:]}"
             )
         return res.stdout
 
-    subprocess.run(
-        ["pulumi", "stack", "init", STACK, "--non-interactive"],
-        cwd=work,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
     return pulumi
 
 
