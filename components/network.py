@@ -40,6 +40,9 @@ class PlatformNetwork(pulumi.ComponentResource):
     network_ids: dict[str, pulumi.Output[str]]
     subnet_ids: dict[str, pulumi.Output[str]]
     core_router_id: pulumi.Output[str]
+    edge_links: dict[str, openstack.networking.RouterInterface]
+    """Edge subnets' router interfaces: Neutron refuses a floating IP on a port of a subnet
+    before its router reaches the external network, so associations depend on these."""
     group_ids: dict[str, pulumi.Output[str]]
     """Security groups: bastion, managed, proxy-clients, services, data, processing."""
 
@@ -74,10 +77,12 @@ class PlatformNetwork(pulumi.ComponentResource):
             tags=args.labels.with_(tier="admin").as_tags(),
             opts=child,
         )
-        for tier in EDGE_TIERS:
-            openstack.networking.RouterInterface(
+        edge_links = {
+            tier: openstack.networking.RouterInterface(
                 f"{name}-edge-{tier}", router_id=edge.id, subnet_id=subnets[tier].id, opts=child
             )
+            for tier in EDGE_TIERS
+        }
         # Core router: no external gateway. Data, processing and bubbles reach admin and services
         # through it (SSH from the bastion, the services proxy) and nothing else.
         core = openstack.networking.Router(
@@ -113,6 +118,7 @@ class PlatformNetwork(pulumi.ComponentResource):
         self.network_ids = {t: n.id for t, n in nets.items()}
         self.subnet_ids = {t: s.id for t, s in subnets.items()}
         self.core_router_id = core.id
+        self.edge_links = edge_links
         self.group_ids = {k: g.id for k, g in groups.items()}
         self.register_outputs(
             {

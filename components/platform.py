@@ -106,7 +106,7 @@ class Platform(pulumi.ComponentResource):
             f"{name}-bastion-fip-assoc",
             floating_ip=fip.address,
             port_id=bastion.port_id,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[net.edge_links["admin"]]),
         )
 
         def anti_affinity(role: str, count: int) -> pulumi.Output[str] | None:

@@ -40,6 +40,7 @@ class PlannedResource:
     provider: str  # "<provider urn>::<id>", as in a stack export
     custom: bool
     inputs: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)  # URNs it waits for (inputs + dependsOn)
 
 
 @dataclass
@@ -184,6 +185,7 @@ class RecordingMonitor(MockMonitor):
                 provider=provider,
                 custom=bool(request.custom),
                 inputs={},
+                dependencies=list(request.dependencies),
             )
         )
         self._raw.append(request.object)

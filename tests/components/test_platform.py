@@ -238,9 +238,29 @@ def test_plan_json_shape() -> None:
     assert doc["summary"]["resources"] == len(doc["resources"])
     assert sum(doc["summary"]["byType"].values()) == len(doc["resources"])
     for r in doc["resources"]:
-        assert set(r) == {"urn", "type", "name", "parent", "provider", "custom", "inputs"}
+        assert set(r) == {
+            "urn",
+            "type",
+            "name",
+            "parent",
+            "provider",
+            "custom",
+            "inputs",
+            "dependencies",
+        }
         assert r["urn"].startswith("urn:pulumi:ovh-gra::hdh::")
         assert r["urn"].endswith(f"::{r['name']}")
     json.dumps(doc)  # serialisable as is
     inv = doc["outputs"]["inventory"]
     assert {h["role"] for h in inv["hosts"]} == {"bastion", "services", "data", "workspace"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_bastion_address_waits_for_the_edge_router(stack: str) -> None:
+    """Neutron refuses a floating IP on a port whose subnet has no router to the external
+    network yet (ExternalGatewayForFloatingIPNotFound, seen on the local cloud)."""
+    plan = planned(stack)
+    (assoc,) = of_type(plan, "openstack:networking/floatingIpAssociate:FloatingIpAssociate")
+    (link,) = [r for r in plan.resources if r.name.endswith("-edge-admin")]
+    assert link.type == "openstack:networking/routerInterface:RouterInterface"
+    assert link.urn in assoc.dependencies
