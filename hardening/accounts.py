@@ -13,24 +13,47 @@ FAILLOCK = "/etc/security/faillock.conf"
 LOGIN_DEFS = "/etc/login.defs"
 PAM_CONFIGS = "/usr/share/pam-configs"
 # pam-auth-update profiles in the shape Debian's own packages use: `preauth` before pam_unix
-# (priority 1024), `authfail` after it (priority 0), and the account hook that resets counts.
+# (priority 1024), `authfail` then `authsucc` after it (priority 0), and the account hook that
+# resets counts. The auth lines are pam_faillock(8)'s own example (`required` preauth, `authsucc`
+# after `authfail`), which is also the layout SSG's checks expect.
 FAILLOCK_PROFILE = """Name: ANSSI R31: count failed logins and lock (pam_faillock authfail)
 Default: yes
 Priority: 0
 Auth-Type: Primary
 Auth:
 	[default=die]	pam_faillock.so authfail
+	sufficient	pam_faillock.so authsucc
 """
 FAILLOCK_NOTIFY_PROFILE = """Name: ANSSI R31: refuse locked accounts (pam_faillock preauth)
 Default: yes
 Priority: 1024
 Auth-Type: Primary
 Auth:
-	requisite	pam_faillock.so preauth
+	required	pam_faillock.so preauth
 Account-Type: Primary
 Account:
 	required	pam_faillock.so
 """
+# Between pam_pwquality (1024, asks for the new password) and pam_unix (256, stores it).
+PWHISTORY_PROFILE = """Name: ANSSI R31: refuse the last {remember} passwords (pam_pwhistory)
+Default: yes
+Priority: 512
+Password-Type: Primary
+Password:
+	requisite	pam_pwhistory.so remember={remember} use_authtok
+Password-Initial:
+	requisite	pam_pwhistory.so remember={remember}
+"""
+# `declare -xr` is the form SSG's check reads; dash (sh) has no declare, so it gets the POSIX form.
+TMOUT_SCRIPT = """# ANSSI {control}: idle interactive shells end after {value} s
+if [ -n "${{BASH_VERSION:-}}" ]; then
+    declare -xr TMOUT={value}
+else
+    readonly TMOUT={value}
+    export TMOUT
+fi
+"""
+PAM_AUTH_UPDATE = "DEBIAN_FRONTEND=noninteractive pam-auth-update --enable"
 
 
 def _kv(path: str, key: str, value: object, sep: str = " = ", name: str = "") -> None:
@@ -53,22 +76,22 @@ def password_policy() -> None:
         elif key.startswith("faillock."):
             opt = key.split(".", 1)[1]
             _kv(FAILLOCK, opt, setting.value, name=f"{setting.control} faillock {opt}")
-    ops.validated_file(
-        name="R31 pam-auth-update profile hdh-faillock",
-        path=f"{PAM_CONFIGS}/hdh-faillock",
-        content=FAILLOCK_PROFILE,
-    )
-    ops.validated_file(
-        name="R31 pam-auth-update profile hdh-faillock-notify",
-        path=f"{PAM_CONFIGS}/hdh-faillock-notify",
-        content=FAILLOCK_NOTIFY_PROFILE,
-    )
+    profiles = {"hdh-faillock": FAILLOCK_PROFILE, "hdh-faillock-notify": FAILLOCK_NOTIFY_PROFILE}
+    if "pwhistory.remember" in s:
+        profiles["hdh-pwhistory"] = PWHISTORY_PROFILE.format(remember=s["pwhistory.remember"].value)
+    for profile, content in profiles.items():
+        # A changed profile is only used once pam-auth-update rewrites the common-* files.
+        ops.validated_file(
+            name=f"R31 pam-auth-update profile {profile}",
+            path=f"{PAM_CONFIGS}/{profile}",
+            content=content,
+            activate=f"{PAM_AUTH_UPDATE} {profile}",
+        )
     ops.unless_present(
         name="R31 pam_faillock enabled in common-auth",
         path="/etc/pam.d/common-auth",
-        pattern="pam_faillock.so authfail",
-        command="DEBIAN_FRONTEND=noninteractive pam-auth-update --enable hdh-faillock "
-        "hdh-faillock-notify",
+        pattern="pam_faillock.so authsucc",
+        command=f"{PAM_AUTH_UPDATE} hdh-faillock hdh-faillock-notify",
     )
     if "root.max_days" in s:
         days = s["root.max_days"].value
@@ -97,7 +120,7 @@ def sessions() -> None:
         ops.validated_file(
             name=f"{tmout.control} shell idle timeout TMOUT={tmout.value}",
             path="/etc/profile.d/hdh-anssi-tmout.sh",
-            content=f"# ANSSI {tmout.control}\nTMOUT={tmout.value}\nreadonly TMOUT\nexport TMOUT\n",
+            content=TMOUT_SCRIPT.format(control=tmout.control, value=tmout.value),
         )
     if "logind.StopIdleSessionSec" in s:
         idle = s["logind.StopIdleSessionSec"]

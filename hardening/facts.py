@@ -79,6 +79,32 @@ class WorldWritableDirs(FactBase[list[str]]):
         return [line for line in output if line.startswith("/")]
 
 
+# Shell start-up files SSG (and BP-028's R50 reading) want private to the user: 0740 at most.
+INIT_FILES = ("bashrc", "zshrc", "cshrc", "profile", "bash_login", "bash_profile")
+
+
+class OpenHomeFiles(FactBase[list[tuple[str, str]]]):
+    """Files and directories in interactive users' homes open beyond 0750 (R50): suid, sgid or
+    sticky bits, group write, any access for others, and group execute on shell start-up files.
+    [(kind, path)] with kind `home` (0750 at most) or `init` (0740 at most)."""
+
+    default = list
+
+    def command(self) -> str:
+        init = "|".join(INIT_FILES)
+        return (
+            "awk -F: '$3>=1000 && $3!=65534 && $6!=\"/\" && $7!~/(nologin|false)$/ {print $6}' "
+            '/etc/passwd | sort -u | while read -r d; do [ -d "$d" ] || continue; '
+            "find \"$d\" -xdev ! -type l -perm /7027 -printf 'home %p\\n'; "
+            'find "$d" -maxdepth 1 -type f -perm /0010 -regextype posix-extended '
+            f"-regex '.*/\\.({init})' -printf 'init %p\\n'; done"
+        )
+
+    def process(self, output: list[str]) -> list[tuple[str, str]]:
+        rows = (line.split(" ", 1) for line in output)
+        return [(r[0], r[1]) for r in rows if len(r) == 2 and r[0] in ("home", "init")]
+
+
 class StatOverride(FactBase[dict[str, str] | None]):
     """The dpkg-statoverride entry for a path: {user, group, mode}, None when there is none."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.server import Sysctl
 
 from hardening import ops
 from hardening.common import by_control
@@ -25,15 +24,12 @@ CONTROL_TITLES = {
 
 @deploy("Kernel parameters (R8 R9 R10 R11 R12 R13 R14)")
 def kernel_parameters() -> None:
-    controls = by_control("sysctl")
-    container = ops.in_container()
-    present = host.get_fact(Sysctl) if container else {}
-    lines = []
-    for rnum, values in controls.items():
-        for key, value in values.items():
-            # One sysctl.d file holds exactly what applies here, so boot replays only settable keys.
-            if not container or (key.startswith("net.") and key in present):
-                lines.append(f"{key} = {value}\n")
+    # The same sysctl.d file on every kind of host: it is the persisted configuration, what this
+    # disk booted with a kernel of its own gets. In a container only the live values are limited
+    # (ops.sysctls skips what the shared kernel owns), and systemd-sysctl ignores read-only keys.
+    lines: list[str] = []
+    for rnum, values in by_control("sysctl").items():
+        lines.extend(f"{key} = {value}\n" for key, value in values.items())
         ops.sysctls(name=f"{rnum} {CONTROL_TITLES.get(rnum, 'kernel parameters')}", values=values)  # type: ignore[arg-type]
     ops.validated_file(
         name="R9 R12 R13 R14 sysctl.d drop-in persists the values",

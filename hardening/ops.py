@@ -19,6 +19,7 @@ from pyinfra.operations import files
 from hardening.facts import (
     Accounts,
     HostKind,
+    OpenHomeFiles,
     PathExists,
     StatOverride,
     UnitState,
@@ -380,6 +381,28 @@ def sticky_world_writable() -> Commands:
         host.noop("every world-writable directory has the sticky bit")
     for path in dirs:
         yield StringCommand("chmod", "+t", QuoteString(path))
+
+
+@operation()
+def private_homes() -> Commands:
+    """
+    Close interactive users' home directories to others: 0750 at most, 0740 for start-up files.
+
+    Accounts with uid >= 1000 and a login shell are interactive (nobody excluded). Symbolic
+    links are left alone; suid, sgid and sticky bits, group write and every bit for others go.
+
+    **Example:**
+
+    .. code:: python
+
+        private_homes(name="R50 interactive users' home files 0750 at most")
+    """
+    found = host.get_fact(OpenHomeFiles)
+    if not found:
+        host.noop("every file in interactive users' homes is 0750 or closer")
+    for kind, path in found:
+        mode = "u-s,g-wxs,o-rwxt" if kind == "init" else "u-s,g-ws,o-rwxt"
+        yield StringCommand("chmod", mode, QuoteString(path))
 
 
 @operation()

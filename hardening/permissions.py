@@ -22,3 +22,5 @@ def file_permissions() -> None:
             )
         elif key == "sticky_world_writable" and s.value:
             ops.sticky_world_writable(name=f"{s.control} sticky bit on world-writable directories")
+        elif key == "private_homes" and s.value:
+            ops.private_homes(name=f"{s.control} interactive users' home files 0750 at most")

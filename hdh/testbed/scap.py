@@ -351,6 +351,11 @@ def apply_ssg_fix(host: TestHost, script: Path, timeout: float = 3600) -> FixRun
     return FixRun(host.name, script, proc.returncode, seconds, logf)
 
 
+def twin_name() -> str:
+    """The testbed name of the SSG twin of the current testbed."""
+    return f"{hosts.prefix()}s"
+
+
 @dataclass(frozen=True)
 class SsgBaseline:
     """SSG's own remediation on a fresh twin container: scores before and after, and the run."""
@@ -361,12 +366,15 @@ class SsgBaseline:
     fix: FixRun
 
 
-def ssg_baseline(profile: str = INTERMEDIARY, twin: str = "hdh-tbs") -> SsgBaseline:
+def ssg_baseline(profile: str = INTERMEDIARY, twin: str | None = None) -> SsgBaseline:
     """Boot a twin container (separate testbed `twin`, not in the main inventory), scan it,
-    apply SSG's generated bash remediation for `profile`, scan again, take the twin down."""
+    apply SSG's generated bash remediation for `profile`, scan again, take the twin down.
+
+    The twin is named after the current testbed (`hdh-tb` -> `hdh-tbs`), so two testbeds
+    never share one."""
     profile = full_profile(profile)
     script = generate_ssg_fix(profile)
-    with named(twin):
+    with named(twin or twin_name()):
         try:
             (host,) = hosts.up(containers=1)
             before = scan(host, profile)

@@ -146,7 +146,8 @@ def test_ssg_fix_is_generated_for_both_profiles() -> None:
 
 def test_ssg_remediation_baseline_on_a_twin(ssg_baseline: scap.SsgBaseline) -> None:
     before, after = ssg_baseline.before, ssg_baseline.after
-    assert before.host == after.host == "hdh-tbs-c1"  # the twin, never a main testbed host
+    twin = f"{scap.twin_name()}-c1"  # hdh-tbs-c1 for the default testbed hdh-tb
+    assert before.host == after.host == twin  # the twin, never a main testbed host
     assert after.score > before.score and after.counts["pass"] > before.counts["pass"]
     assert sum(after.counts.values()) == sum(before.counts.values()) == 220
-    assert not Path("/run/netns/hdh-tbs-c1").exists()  # taken down again
+    assert not Path(f"/run/netns/{twin}").exists()  # taken down again

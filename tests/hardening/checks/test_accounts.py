@@ -59,6 +59,15 @@ def test_r31_faillock_in_pam(host: Any) -> None:
     assert "pam_faillock.so" in host.file("/etc/pam.d/common-account").content_string
 
 
+def test_r31_password_history(host: Any, expect: Any) -> None:
+    remember = expect("accounts", "pwhistory.remember")
+    lines = host.file("/etc/pam.d/common-password").content_string.splitlines()
+    hist = [ln.split() for ln in lines if "pam_pwhistory.so" in ln and not ln.startswith("#")]
+    assert hist, "pam_pwhistory is not in common-password"
+    assert hist[0][:3] == ["password", "requisite", "pam_pwhistory.so"], hist
+    assert f"remember={remember}" in hist[0], hist
+
+
 def test_r31_root_password_max_age(host: Any, expect: Any) -> None:
     days = expect("accounts", "root.max_days")
     root = next(ln.split(":") for ln in host.file("/etc/shadow").content_string.splitlines())

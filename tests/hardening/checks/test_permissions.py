@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from hardening import data
+from hardening.facts import OpenHomeFiles
 
 LOCAL = "findmnt -rn -o TARGET -t ext2,ext3,ext4,xfs,btrfs,tmpfs,overlay"
 # setuid/setgid files Debian 12 ships in the packages of our image (R56 allow-list).
@@ -93,3 +94,11 @@ def test_r56_setuid_allow_list(host: Any) -> None:
     assert found - SETUID_ALLOWED == set(), (
         f"unexpected setuid/setgid files: {found - SETUID_ALLOWED}"
     )
+
+
+def test_r50_private_homes(host: Any, expect: Any) -> None:
+    if not expect("permissions", "private_homes"):
+        pytest.skip("not required for this role")
+    out = host.run(OpenHomeFiles().command())
+    assert out.rc == 0, out.stderr
+    assert out.stdout.split("\n") == [""], f"home files open beyond 0750/0740: {out.stdout}"

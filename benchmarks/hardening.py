@@ -1,0 +1,144 @@
+"""Benchmark: hardening runs (first, idempotent re-run, 10 containers at once) and OpenSCAP scores
+before / after our hardening / after SSG's own remediation, side by side.
+
+    uv run python benchmarks/hardening.py [--fleet 10] [--role base] [--out build/scap-bench]
+
+Runs on testbeds of its own (`hdh-hb`, its SSG twin `hdh-hbs`), so hosts already up are left
+alone. Prints two Markdown tables on stdout (times, scores); progress goes to stderr; the full
+comparison report (report.json, report.md) goes to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hardening.run import HostResult, harden_hosts
+from hdh import testbed
+from hdh.testbed import TestHost, scap, scap_report
+
+T = TypeVar("T")
+Row = tuple[str, float, str]
+
+
+def timed(label: str, fn: Callable[[], T], rows: list[Row], note: str = "") -> T:
+    t0 = time.monotonic()
+    value = fn()
+    rows.append((label, time.monotonic() - t0, note))
+    print(f"{label}: {rows[-1][1]:.1f} s {note}", file=sys.stderr)
+    return value
+
+
+def spec(h: TestHost, role: str) -> tuple[str, dict[str, Any]]:
+    return (
+        h.name,
+        {
+            "ssh_hostname": h.host,
+            "ssh_port": h.port,
+            "ssh_user": h.user,
+            "ssh_key": str(h.key_path),
+            "ssh_known_hosts_file": "/dev/null",
+            "ssh_strict_host_key_checking": "no",
+            "deploy_user": h.user,
+            "hdh_role": role,
+        },
+    )
+
+
+def _changes(results: list[HostResult]) -> str:
+    errors = [r.error for r in results if r.error]
+    if errors:
+        raise SystemExit(f"hardening failed: {errors[0]}")
+    changed = [len(r.changed) for r in results]
+    ops = results[0].operations
+    if len(results) == 1:
+        return f"{ops} operations, {changed[0]} changed"
+    return f"{len(results)} hosts, {ops} operations each, {min(changed)}-{max(changed)} changed"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fleet", type=int, default=10, help="containers hardened in parallel")
+    ap.add_argument("--role", default="base")
+    ap.add_argument("--out", type=Path, default=Path("build/scap-bench"))
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    os.environ["HDH_TESTBED_NAME"] = "hdh-hb"
+    state = Path(tempfile.mkdtemp(prefix="hdh-hb-"))
+    os.environ["HDH_TESTBED_STATE"] = str(state)
+    rows: list[Row] = []
+    profile = scap.INTERMEDIARY
+    try:
+        (host,) = timed("1 container up", lambda: testbed.up(containers=1), rows)
+        before = timed("scan before hardening", lambda: scap.scan(host, profile), rows)
+        first = timed("hardening, first run", lambda: harden_hosts([spec(host, args.role)]), rows)
+        rows[-1] = (*rows[-1][:2], _changes(first))
+        again = timed("hardening, re-run", lambda: harden_hosts([spec(host, args.role)]), rows)
+        rows[-1] = (*rows[-1][:2], _changes(again))
+        ours = timed("scan after our hardening", lambda: scap.scan(host, profile), rows)
+        testbed.down()
+        fleet = timed(
+            f"{args.fleet} containers up", lambda: testbed.up(containers=args.fleet), rows
+        )
+        many = timed(
+            f"hardening {args.fleet} containers in parallel, first run",
+            lambda: harden_hosts([spec(h, args.role) for h in fleet], parallel=args.fleet),
+            rows,
+        )
+        rows[-1] = (*rows[-1][:2], _changes(many))
+        many = timed(
+            f"hardening {args.fleet} containers in parallel, re-run",
+            lambda: harden_hosts([spec(h, args.role) for h in fleet], parallel=args.fleet),
+            rows,
+        )
+        rows[-1] = (*rows[-1][:2], _changes(many))
+        testbed.down()
+        ssg = timed("SSG twin: scan, remediation, scan", lambda: scap.ssg_baseline(profile), rows)
+        rows[-1] = (
+            *rows[-1][:2],
+            f"remediation {ssg.fix.seconds:.0f} s, exit {ssg.fix.returncode}",
+        )
+    finally:
+        testbed.down()
+        shutil.rmtree(state, ignore_errors=True)
+    doc = scap_report.compare(
+        before, ours, ssg.after, "container", args.role, datastream=scap.ensure_datastream()
+    )
+    scap_report.write(doc, args.out)
+    print("| step | seconds | result |")
+    print("|---|---:|---|")
+    for label, seconds, note in rows:
+        print(f"| {label} | {seconds:.1f} | {note} |")
+    print()
+    print(
+        f"| `{scap.short_profile(profile)}`, container | score | pass | fail | n/a | notchecked |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, res in (
+        ("before hardening", before),
+        (f"our hardening (role {args.role})", ours),
+        ("SSG's generated remediation", ssg.after),
+    ):
+        c = res.counts
+        print(
+            f"| {label} | {res.score:.2f} | {c['pass']} | {c['fail']} | {c['notapplicable']} | "
+            f"{c['notchecked']} |"
+        )
+    print(
+        f"\nours - SSG: {doc['ours_minus_ssg']:+.2f}; with our deliberate deviations counted as "
+        f"SSG's host has them: {doc['ours_with_deviations_as_ssg']:.2f}; failures left: "
+        f"{doc['categories']}; report: {args.out / 'report.md'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
