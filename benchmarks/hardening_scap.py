@@ -1,7 +1,7 @@
 """Benchmark: hardening runs (first, idempotent re-run, 10 containers at once) and OpenSCAP scores
 before / after our hardening / after SSG's own remediation, side by side.
 
-    uv run python benchmarks/hardening.py [--fleet 10] [--role base] [--out build/scap-bench]
+    uv run python benchmarks/hardening_scap.py [--fleet 10] [--role base] [--out build/scap-bench]
 
 Runs on testbeds of its own (`hdh-hb`, its SSG twin `hdh-hbs`), so hosts already up are left
 alone. Prints two Markdown tables on stdout (times, scores); progress goes to stderr; the full
