@@ -139,6 +139,11 @@ class PlanMocks(Mocks):
             return {"kubeconfig": {"raw_config": PLACEHOLDER_KUBECONFIG}, "apiAddress": ""}
         if typ == "openstack:keymanager/orderV1:OrderV1":
             return {"secretRef": f"https://keymanager.plan.invalid/v1/secrets/{rid}"}
+        if typ == "pulumi-python:dynamic/keymanager:GeneratedKey":  # components/keys.py
+            return {
+                "secret_ref": f"https://keymanager.plan.invalid/v1/secrets/{rid}",
+                "order_ref": f"https://keymanager.plan.invalid/v1/orders/{rid}",
+            }
         return None
 
 

@@ -141,7 +141,11 @@ key_repository = {d / "keystone" / "fernet-keys"}
 [credential]
 key_repository = {d / "keystone" / "credential-keys"}
 [cache]
-enabled = false
+# In-process cache: without it every token validation rebuilt roles and catalog from the
+# database (~1 s each here), and under a destroy's burst validations queued for 30-40 s, long
+# enough for Cinder's key deletions to time out (volumes left in error_deleting).
+enabled = true
+backend = dogpile.cache.memory
 [identity]
 # A throwaway cloud: cheap bcrypt keeps registration and every service token fast.
 password_hash_rounds = 4

@@ -303,9 +303,37 @@ def _containers(conn: Any) -> dict[str, dict[str, str | None]]:
     return out
 
 
+def _secret_ids(conn: Any) -> set[str]:
+    return {(s.secret_ref or "").rstrip("/").rsplit("/", 1)[-1] for s in conn.key_manager.secrets()}
+
+
+def _settle_volumes(conn: Any, t: float = 120) -> None:
+    """Nova deletes a server's boot volume after the server is gone: wait for those deletions."""
+    deadline = time.monotonic() + t
+    while time.monotonic() < deadline:
+        busy = [v for v in conn.block_storage.volumes() if v.status in ("deleting", "detaching")]
+        if not busy:
+            return
+        time.sleep(2)
+
+
 def leftovers(conn: Any) -> dict[str, Any]:
-    """What the platform user's project still holds, in every service."""
+    """What the platform user's project still holds, in every service.
+
+    Orders Cinder made for its per-volume keys are left out: Cinder (castellan) deletes the key
+    but never the order, a record without key material that the project cannot avoid. Only an
+    order with no name whose secret is gone is taken for one (the platform names its orders);
+    any other order counts.
+    """
     pid = conn.current_project_id
+    _settle_volumes(conn)
+    secrets = _secret_ids(conn)
+    orders = list(conn.key_manager.orders())
+
+    def cinder_residue(o: Any) -> bool:
+        ref = (o.secret_ref or "").rstrip("/").rsplit("/", 1)[-1]
+        return not (o.meta or {}).get("name") and bool(ref) and ref not in secrets
+
     return {
         "servers": [s.name for s in conn.compute.servers()],
         "server_groups": [g.name for g in conn.compute.server_groups()],
@@ -320,7 +348,7 @@ def leftovers(conn: Any) -> dict[str, Any]:
         "volumes": [v.name for v in conn.block_storage.volumes()],
         # The image's own key (scripts/local-cloud's, not the platform's) stays.
         "secrets": [s.name for s in conn.key_manager.secrets() if s.name != IMAGE_KEY],
-        "orders": [o.order_ref for o in conn.key_manager.orders()],
+        "orders": [o.order_ref for o in orders if not cinder_residue(o)],
         "containers": sorted(_containers(conn)),
     }
 

@@ -14,16 +14,21 @@ RULE = Rule(
     remediation="Order keys from Barbican with type 'key', algorithm 'aes', bit_length 256.",
     resource_types=(
         "openstack:keymanager/orderV1:OrderV1",
+        "pulumi-python:dynamic/keymanager:GeneratedKey",  # components/keys.py (an order)
         "openstack:keymanager/secretV1:SecretV1",
     ),
 )
 
 
 def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
-    if res.type.endswith("OrderV1"):
+    if res.type.endswith(("OrderV1", "GeneratedKey")):
         if res.get("type") != "key":
             return  # asymmetric/certificate orders are not data keys
-        algorithm, bits = res.get("meta", "algorithm"), res.get("meta", "bitLength")
+        # The provider's inputs are camelCase; a dynamic resource's are as its program wrote them.
+        algorithm = res.get("meta", "algorithm")
+        bits = res.get("meta", "bitLength")
+        if bits is None:
+            bits = res.get("meta", "bit_length")
     else:
         if res.get("secretType") != "symmetric":
             return

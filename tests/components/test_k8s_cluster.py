@@ -179,8 +179,8 @@ def test_kubeadm_control_plane_files_encryption_audit_psa() -> None:
 
 def test_kms_key_is_generated_by_barbican_and_only_referenced() -> None:
     plan = planned(KUBEADM)
-    order = _named(plan, "hdh-k8s-kms-key-order")
-    assert order.type == "openstack:keymanager/orderV1:OrderV1"
+    order = _named(plan, "hdh-k8s-kms-key")
+    assert order.type == "pulumi-python:dynamic/keymanager:GeneratedKey"
     assert order.inputs["type"] == "key"
     ref = f"https://keymanager.plan.invalid/v1/secrets/{_id(plan, order)}"
     for vm in _controls(plan):

@@ -198,12 +198,12 @@ def test_cloud_init_has_a_key_and_no_password() -> None:
 
 def test_storage_keys_from_barbican_private_versioned_containers() -> None:
     plan = planned("ovh-gra")
-    orders = of_type(plan, "openstack:keymanager/orderV1:OrderV1")
+    orders = of_type(plan, "pulumi-python:dynamic/keymanager:GeneratedKey")  # components/keys.py
     containers = of_type(plan, "openstack:objectstorage/container:Container")
     # One data store plus one per bubble, each with its own generated key.
     assert len(orders) == len(containers) == 1 + len(load_stack("ovh-gra").bubbles)
     for o in orders:
-        assert o.inputs["type"] == "key" and o.inputs["meta"]["bitLength"] == 256
+        assert o.inputs["type"] == "key" and o.inputs["meta"]["bit_length"] == 256
     assert not of_type(plan, "openstack:keymanager/secretV1:SecretV1")
     for c in containers:
         assert "containerRead" not in c.inputs, c.urn
