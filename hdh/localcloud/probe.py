@@ -248,9 +248,11 @@ def secrets(conn: Any) -> dict[str, Any]:
         "order_secret": bool(order.secret_ref),
         "secret": bool(secret.secret_ref),
     }
-    conn.key_manager.delete_secret(secret)
+    # By uuid: given the Secret itself (whose id is its href) this openstacksdk deleted nothing.
+    conn.key_manager.delete_secret(secret.secret_ref.rsplit("/", 1)[1])
     conn.key_manager.delete_secret(order.secret_ref.rsplit("/", 1)[1])
     conn.key_manager.delete_order(order_id)
+    out["left"] = [s.name for s in conn.key_manager.secrets() if (s.name or "").startswith("probe")]
     return out
 
 

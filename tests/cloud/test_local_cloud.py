@@ -77,6 +77,7 @@ def test_barbican_order_and_secret(local_cloud: dict[str, str]) -> None:
     assert got["order"] == "ACTIVE"
     assert got["order_secret"] is True
     assert got["secret"] is True
+    assert got["left"] == []  # both secrets deleted, not just the order
 
 
 def test_swift_versioned_private_container(local_cloud: dict[str, str]) -> None:
