@@ -68,6 +68,7 @@ def pulumi_times(bubbles: int, env: dict[str, str]) -> dict[str, float]:
             up = timed(project.run, "up", "--yes", "--skip-preview")
         finally:
             destroy = timed(project.run, "destroy", "--yes", "--skip-preview")
+        print(f"{bubbles} bubble(s): up {up} s, destroy {destroy} s", file=sys.stderr)
         return {"up_s": up, "destroy_s": destroy}
 
 
