@@ -16,41 +16,12 @@ import os
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
+from benchmarks import Row, timed
 from hardening.run import HostResult, harden_hosts
 from hdh import testbed
-from hdh.testbed import TestHost, scap, scap_report
-
-T = TypeVar("T")
-Row = tuple[str, float, str]
-
-
-def timed(label: str, fn: Callable[[], T], rows: list[Row], note: str = "") -> T:
-    t0 = time.monotonic()
-    value = fn()
-    rows.append((label, time.monotonic() - t0, note))
-    print(f"{label}: {rows[-1][1]:.1f} s {note}", file=sys.stderr)
-    return value
-
-
-def spec(h: TestHost, role: str) -> tuple[str, dict[str, Any]]:
-    return (
-        h.name,
-        {
-            "ssh_hostname": h.host,
-            "ssh_port": h.port,
-            "ssh_user": h.user,
-            "ssh_key": str(h.key_path),
-            "ssh_known_hosts_file": "/dev/null",
-            "ssh_strict_host_key_checking": "no",
-            "deploy_user": h.user,
-            "hdh_role": role,
-        },
-    )
+from hdh.testbed import scap, scap_report
 
 
 def _changes(results: list[HostResult]) -> str:
@@ -79,9 +50,13 @@ def main() -> int:
     try:
         (host,) = timed("1 container up", lambda: testbed.up(containers=1), rows)
         before = timed("scan before hardening", lambda: scap.scan(host, profile), rows)
-        first = timed("hardening, first run", lambda: harden_hosts([spec(host, args.role)]), rows)
+        first = timed(
+            "hardening, first run", lambda: harden_hosts([host.pyinfra_host(args.role)]), rows
+        )
         rows[-1] = (*rows[-1][:2], _changes(first))
-        again = timed("hardening, re-run", lambda: harden_hosts([spec(host, args.role)]), rows)
+        again = timed(
+            "hardening, re-run", lambda: harden_hosts([host.pyinfra_host(args.role)]), rows
+        )
         rows[-1] = (*rows[-1][:2], _changes(again))
         ours = timed("scan after our hardening", lambda: scap.scan(host, profile), rows)
         testbed.down()
@@ -90,13 +65,13 @@ def main() -> int:
         )
         many = timed(
             f"hardening {args.fleet} containers in parallel, first run",
-            lambda: harden_hosts([spec(h, args.role) for h in fleet], parallel=args.fleet),
+            lambda: harden_hosts([h.pyinfra_host(args.role) for h in fleet], parallel=args.fleet),
             rows,
         )
         rows[-1] = (*rows[-1][:2], _changes(many))
         many = timed(
             f"hardening {args.fleet} containers in parallel, re-run",
-            lambda: harden_hosts([spec(h, args.role) for h in fleet], parallel=args.fleet),
+            lambda: harden_hosts([h.pyinfra_host(args.role) for h in fleet], parallel=args.fleet),
             rows,
         )
         rows[-1] = (*rows[-1][:2], _changes(many))

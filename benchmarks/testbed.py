@@ -16,25 +16,12 @@ import os
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
+from benchmarks import Row, timed
 from hdh import testbed
 from hdh.testbed import scap
-
-T = TypeVar("T")
-Row = tuple[str, float, str]
-
-
-def timed(label: str, fn: Callable[[], T], rows: list[Row], note: str = "") -> T:
-    t0 = time.monotonic()
-    value = fn()
-    rows.append((label, time.monotonic() - t0, note))
-    print(f"{label}: {rows[-1][1]:.1f} s {note}", file=sys.stderr)
-    return value
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from hdh.testbed.paths import state_dir
 from hdh.testbed.proc import alive
@@ -45,6 +45,22 @@ class TestHost:
             f"{self.user}@{self.host}",
             *command,
         ]
+
+    def pyinfra_host(self, role: str) -> tuple[str, dict[str, Any]]:
+        """This host as a pyinfra inventory entry (name, data) for `hardening.run.harden_hosts`."""
+        return (
+            self.name,
+            {
+                "ssh_hostname": self.host,
+                "ssh_port": self.port,
+                "ssh_user": self.user,
+                "ssh_key": str(self.key_path),
+                "ssh_known_hosts_file": "/dev/null",
+                "ssh_strict_host_key_checking": "no",
+                "deploy_user": self.user,
+                "hdh_role": role,
+            },
+        )
 
 
 # Every testbed host shares the image's host keys and lives on 127.0.0.1: pin nothing.

@@ -29,22 +29,6 @@ VM_ROLE = "data-host"
 TIMINGS: dict[str, float] = {}
 
 
-def spec(h: TestHost, role: str) -> tuple[str, dict[str, Any]]:
-    return (
-        h.name,
-        {
-            "ssh_hostname": h.host,
-            "ssh_port": h.port,
-            "ssh_user": h.user,
-            "ssh_key": str(h.key_path),
-            "ssh_known_hosts_file": "/dev/null",
-            "ssh_strict_host_key_checking": "no",
-            "deploy_user": h.user,
-            "hdh_role": role,
-        },
-    )
-
-
 def timed(label: str, *args: Any, **kwargs: Any) -> list[HostResult]:
     start = time.monotonic()
     results = harden_hosts(*args, **kwargs)
@@ -85,7 +69,7 @@ def test_unreachable_host_is_named(tmp_path: Path) -> None:
     key = tmp_path / "key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     fake = TestHost("hdh-nowhere", "container", "127.0.0.1", 9, "deploy", key)
-    (result,) = harden_hosts([spec(fake, "base")])
+    (result,) = harden_hosts([fake.pyinfra_host("base")])
     assert result.error is not None
     assert result.error.startswith("hdh-nowhere: step connect: unreachable"), result.error
 
@@ -105,9 +89,14 @@ def test_containers_converge_then_change_nothing(
 
     # An "interrupted" first run: only some areas, then the broken host fails at a named step.
     timed(
-        "containers: partial run (packages, accounts)", [spec(c1, role1)], ["packages", "accounts"]
+        "containers: partial run (packages, accounts)",
+        [c1.pyinfra_host(role1)],
+        ["packages", "accounts"],
     )
-    first = {r.name: r for r in timed("containers: first run", [spec(c1, role1), spec(c2, role2)])}
+    first = {
+        r.name: r
+        for r in timed("containers: first run", [c1.pyinfra_host(role1), c2.pyinfra_host(role2)])
+    }
     assert first[c1.name].error is None, first[c1.name].error
     assert first[c1.name].changed, "a fresh host must need changes"
     err = first[c2.name].error or ""
@@ -117,9 +106,9 @@ def test_containers_converge_then_change_nothing(
 
     # The operator fixes the host; the next run converges, the one after changes nothing.
     sh(ssh_run, c2, "sed -i '/HdhPlantedBogusKeyword/d' /etc/ssh/sshd_config")
-    second = timed("containers: converge", [spec(c1, role1), spec(c2, role2)])
+    second = timed("containers: converge", [c1.pyinfra_host(role1), c2.pyinfra_host(role2)])
     assert [r.error for r in second] == [None, None], [r.error for r in second]
-    third = timed("containers: idempotent re-run", [spec(c1, role1), spec(c2, role2)])
+    third = timed("containers: idempotent re-run", [c1.pyinfra_host(role1), c2.pyinfra_host(role2)])
     assert {r.name: r.changed for r in third} == {c1.name: [], c2.name: []}
     assert {r.kind for r in third} == {"container"}
 
@@ -145,10 +134,10 @@ def test_containers_converge_then_change_nothing(
 def test_vm_kernel_controls(testbed_vm: TestHost, ssh_run: Any, testbed_ssh_config: Path) -> None:
     vm = testbed_vm
     sh(ssh_run, vm, "sysctl -w kernel.kptr_restrict=0")  # R9: drifted, kernel-global
-    first = timed("vm: kernel areas first run", [spec(vm, VM_ROLE)], list(KERNEL_AREAS))
+    first = timed("vm: kernel areas first run", [vm.pyinfra_host(VM_ROLE)], list(KERNEL_AREAS))
     assert first[0].error is None and first[0].kind == "vm", first[0].error
     assert any("R9" in c for c in first[0].changed)
-    again = timed("vm: kernel areas re-run", [spec(vm, VM_ROLE)], list(KERNEL_AREAS))
+    again = timed("vm: kernel areas re-run", [vm.pyinfra_host(VM_ROLE)], list(KERNEL_AREAS))
     assert again[0].error is None and again[0].changed == [], again[0].changed
     assert ssh_run(vm, "sudo -n true").returncode == 0
     start = time.monotonic()

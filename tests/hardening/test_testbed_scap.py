@@ -20,7 +20,6 @@ from hardening.run import HostResult, harden_hosts
 from hdh import testbed
 from hdh.testbed import scap, scap_report
 from hdh.testbed.paths import named
-from tests.hardening.test_testbed_hardening import spec
 
 pytestmark = pytest.mark.testbed
 
@@ -37,7 +36,7 @@ def ours(testbed_session: None) -> Iterator[Ours]:
         try:
             (host,) = testbed.up(containers=1)
             before = scap.scan(host, scap.INTERMEDIARY, out_dir=OUT)
-            (run,) = harden_hosts([spec(host, ROLE)])
+            (run,) = harden_hosts([host.pyinfra_host(ROLE)])
             after = scap.scan(host, scap.INTERMEDIARY, out_dir=OUT)
         finally:
             testbed.down()
