@@ -53,6 +53,33 @@ else
     export TMOUT
 fi
 """
+# Debian 12's own `unix` profile (libpam-runtime) with the yescrypt cost on the lines that store a
+# password. pam-auth-update owns /etc/pam.d/common-*: a hand edit there would make it stop
+# updating them, so the cost comes in a profile that replaces `unix` (`--disable unix`).
+UNIX_PROFILE = """Name: Unix authentication (ANSSI {control}: {hash})
+Default: yes
+Priority: 256
+Auth-Type: Primary
+Auth:
+	[success=end default=ignore]	pam_unix.so nullok try_first_pass
+Auth-Initial:
+	[success=end default=ignore]	pam_unix.so nullok
+Account-Type: Primary
+Account:
+	[success=end new_authtok_reqd=done default=ignore]	pam_unix.so
+Account-Initial:
+	[success=end new_authtok_reqd=done default=ignore]	pam_unix.so
+Session-Type: Additional
+Session:
+	required	pam_unix.so
+Session-Initial:
+	required	pam_unix.so
+Password-Type: Primary
+Password:
+	[success=end default=ignore]	pam_unix.so obscure use_authtok try_first_pass {hash}
+Password-Initial:
+	[success=end default=ignore]	pam_unix.so obscure {hash}
+"""
 PAM_AUTH_UPDATE = "DEBIAN_FRONTEND=noninteractive pam-auth-update --enable"
 
 
@@ -86,6 +113,23 @@ def password_policy() -> None:
             path=f"{PAM_CONFIGS}/{profile}",
             content=content,
             activate=f"{PAM_AUTH_UPDATE} {profile}",
+        )
+    if "pam_unix.rounds" in s:
+        rounds = s["pam_unix.rounds"]
+        enable = f"{PAM_AUTH_UPDATE} hdh-unix --disable unix"
+        ops.validated_file(
+            name=f"{rounds.control} pam-auth-update profile hdh-unix (rounds={rounds.value})",
+            path=f"{PAM_CONFIGS}/hdh-unix",
+            content=UNIX_PROFILE.format(
+                control=rounds.control, hash=f"yescrypt rounds={rounds.value}"
+            ),
+            activate=enable,
+        )
+        ops.unless_present(
+            name=f"{rounds.control} pam_unix stores passwords with yescrypt cost {rounds.value}",
+            path="/etc/pam.d/common-password",
+            pattern=rf"^password\s.*pam_unix\.so .*yescrypt rounds={rounds.value}$",
+            command=enable,
         )
     ops.unless_present(
         name="R31 pam_faillock enabled in common-auth",

@@ -16,6 +16,9 @@ REQUIRED = [
     "rsyslog",
     "chrony",
     "libpam-pwquality",
+    # pam_pwquality's dictionary check (R31) needs the cracklib dictionary; libpwquality only
+    # recommends it, and without it every password change fails "error loading dictionary".
+    "cracklib-runtime",
     "aide",
     "aide-common",
     "unattended-upgrades",

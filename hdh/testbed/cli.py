@@ -35,7 +35,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("image", help="build (or find cached) the image and print its path")
     sc = sub.add_parser("scan", help="OpenSCAP scan of one host that is up")
     sc.add_argument("host", help="host name, e.g. hdh-tb-c1 or hdh-tb-vm")
-    sc.add_argument("--profile", default="anssi_bp28_intermediary")
+    sc.add_argument(
+        "--profile",
+        default="anssi_bp28_intermediary",
+        help="SSG profile; add _hdh for our tailored one (hardening/data/scap_tailoring.yaml)",
+    )
     return p
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from hardening import tailoring
 from hdh.testbed import hosts
 from hdh.testbed.paths import cache_root, locked, named
 from hdh.testbed.proc import TestbedError, ensure_host_tools, run
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 PROFILE_PREFIX = "xccdf_org.ssgproject.content_profile_"
 INTERMEDIARY = PROFILE_PREFIX + "anssi_bp28_intermediary"
 ENHANCED = PROFILE_PREFIX + "anssi_bp28_enhanced"
+# The same profiles tailored (hardening/data/scap_tailoring.yaml): the organisation's values, no
+# rule whose check is known to be wrong. The judge of the comparison; the stock ones for the record.
+INTERMEDIARY_HDH = tailoring.tailored_id(INTERMEDIARY)
+ENHANCED_HDH = tailoring.tailored_id(ENHANCED)
 # Only trixie's ssg-debian ships Debian 12 content (bookworm's 0.1.65 stops at Debian 11).
 SSG_SOURCE = "deb http://deb.debian.org/debian trixie main"
 SSG_PACKAGE = "ssg-debian"
@@ -79,12 +84,37 @@ class ScanResult:
 
 
 def short_profile(profile: str) -> str:
-    return profile.removeprefix(PROFILE_PREFIX)
+    """`anssi_bp28_intermediary`, or `anssi_bp28_intermediary_hdh` for the tailored profile."""
+    return profile.removeprefix(PROFILE_PREFIX).removeprefix(tailoring.PROFILE)
 
 
 def full_profile(profile: str) -> str:
-    """Accept `anssi_bp28_intermediary` as well as the full XCCDF profile id."""
-    return profile if profile.startswith("xccdf_") else PROFILE_PREFIX + profile
+    """Accept `anssi_bp28_intermediary` (`..._hdh`: tailored) as well as the full profile id."""
+    if profile.startswith("xccdf_"):
+        return profile
+    return (
+        tailoring.tailored_id(profile)
+        if tailoring.is_tailored(profile)
+        else PROFILE_PREFIX + profile
+    )
+
+
+def ensure_tailoring() -> Path:
+    """Our XCCDF tailoring file, rendered from the hardening data and checked against SSG's data
+    stream; cached by content (its version), so an unchanged tailoring keeps its fixes cached."""
+    ds = ensure_datastream()
+    text = tailoring.render(datastream=ds)
+    dest = ssg_dir() / "tailoring" / f"hdh-{tailoring.version(text)}.xml"
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(text)
+        tmp.replace(dest)
+    return dest
+
+
+def _tailoring_args(profile: str) -> list[str]:
+    return ["--tailoring-file", str(ensure_tailoring())] if tailoring.is_tailored(profile) else []
 
 
 def ssg_dir() -> Path:
@@ -154,6 +184,7 @@ def scan(
     host: TestHost, profile: str = INTERMEDIARY, out_dir: Path | None = None, timeout: float = 3600
 ) -> ScanResult:
     """Evaluate `profile` on `host`: oscap runs on the target under sudo, the ARF comes back.
+    A tailored profile (INTERMEDIARY_HDH, ...) brings our tailoring file along.
 
     Done with plain ssh rather than `oscap-ssh --sudo`: BP-028 hardening (SSG's own remediation
     included) sets sudo `requiretty` and `noexec`, under which oscap-ssh's `sudo sh -c '...'`
@@ -171,8 +202,13 @@ def scan(
     try:
         with open(ds, "rb") as src:
             _ssh(host, f"cat > {remote}/ds.xml", step="scan: copy data stream", stdin=src)
+        tailor = ""
+        if tailoring.is_tailored(profile):
+            with open(ensure_tailoring(), "rb") as src:
+                _ssh(host, f"cat > {remote}/tailoring.xml", step="scan: copy tailoring", stdin=src)
+            tailor = f" --tailoring-file {remote}/tailoring.xml"
         evaluate = (
-            f"sudo -n oscap xccdf eval --profile {profile} --results-arf {remote}/arf.xml"
+            f"sudo -n oscap xccdf eval{tailor} --profile {profile} --results-arf {remote}/arf.xml"
             f" {remote}/ds.xml > {remote}/oscap.log 2>&1; rc=$?;"
             f" sudo -n chown {host.user} {remote}/arf.xml; exit $rc"
         )
@@ -290,16 +326,21 @@ def _rule_meta(root: ET.Element) -> dict[str, tuple[str, str, tuple[str, ...]]]:
 
 
 def generate_ssg_fix(profile: str = INTERMEDIARY) -> Path:
-    """SSG's own bash remediation for `profile` (`oscap xccdf generate fix`), cached."""
+    """SSG's own bash remediation for `profile` (`oscap xccdf generate fix`), cached. For a
+    tailored profile it is generated with our tailoring, so it applies the tailored values."""
     profile = full_profile(profile)
     ds = ensure_datastream()
-    dest = ssg_dir() / "fixes" / f"{short_profile(profile)}.sh"
+    extra = _tailoring_args(profile)
+    name = short_profile(profile)
+    if extra:
+        name += "-" + Path(extra[1]).stem  # the tailoring's content version
+    dest = ssg_dir() / "fixes" / f"{name}.sh"
     if dest.exists() and dest.stat().st_mtime >= ds.stat().st_mtime:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".tmp")
+    tmp = dest.with_suffix(f".{os.getpid()}.tmp")
     run(
-        ["oscap", "xccdf", "generate", "fix", "--fix-type", "bash", "--profile", profile,
+        ["oscap", "xccdf", "generate", "fix", "--fix-type", "bash", *extra, "--profile", profile,
          "--output", tmp, ds],
         host="localhost",
         step="ssg generate fix",
@@ -364,11 +405,18 @@ class SsgBaseline:
     before: ScanResult
     after: ScanResult
     fix: FixRun
+    also: dict[str, ScanResult] = field(default_factory=dict)  # other profiles, after the fix
 
 
-def ssg_baseline(profile: str = INTERMEDIARY, twin: str | None = None) -> SsgBaseline:
+def ssg_baseline(
+    profile: str = INTERMEDIARY,
+    twin: str | None = None,
+    also: tuple[str, ...] = (),
+    out_dir: Path | None = None,
+) -> SsgBaseline:
     """Boot a twin container (separate testbed `twin`, not in the main inventory), scan it,
-    apply SSG's generated bash remediation for `profile`, scan again, take the twin down.
+    apply SSG's generated bash remediation for `profile`, scan again (and with the `also`
+    profiles, for the record), take the twin down.
 
     The twin is named after the current testbed (`hdh-tb` -> `hdh-tbs`), so two testbeds
     never share one."""
@@ -377,9 +425,10 @@ def ssg_baseline(profile: str = INTERMEDIARY, twin: str | None = None) -> SsgBas
     with named(twin or twin_name()):
         try:
             (host,) = hosts.up(containers=1)
-            before = scan(host, profile)
+            before = scan(host, profile, out_dir=out_dir)
             fix = apply_ssg_fix(host, script)
-            after = scan(host, profile)
+            after = scan(host, profile, out_dir=out_dir)
+            extra = {full_profile(p): scan(host, p, out_dir=out_dir) for p in also}
         finally:
             hosts.down()
-    return SsgBaseline(profile, before, after, fix)
+    return SsgBaseline(profile, before, after, fix, extra)

@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from hardening import tailoring
 from hardening.explanations import Explanation, explanations
 from hdh.errors import HdhError
 from hdh.testbed import scap
@@ -91,9 +92,21 @@ def compare(
     role: str = "",
     why: Mapping[str, Explanation] | None = None,
     datastream: Path | None = None,
+    ours_stock: scap.ScanResult | None = None,
+    ssg_stock: scap.ScanResult | None = None,
 ) -> dict[str, Any]:
-    """The comparison as one JSON-able document: scores, failures joined with their reasons."""
-    why = explanations() if why is None else why
+    """The comparison as one JSON-able document: scores, failures joined with their reasons.
+
+    Judged on `ours.profile`. When that is our tailored profile, the tailoring's changes are in
+    the document, with the stock profile's verdicts on the rules they touch (`ours_stock`,
+    `ssg_stock`: the same hosts scanned with the stock profile). When it is a stock profile, a
+    failure the tailoring accounts for is explained by it (never on a tailored scan: there such
+    a failure is real)."""
+    tailored = tailoring.is_tailored(ours.profile)
+    if why is None:
+        why = explanations()
+        if datastream is not None and not tailored:
+            why = {**tailoring.explanations(datastream), **why}
     ssg_by = {r.rule: r.result for r in ssg.rules} if ssg else {}
     joined: list[tuple[scap.RuleResult, Explanation | None]] = []
     for r in sorted(ours.failed(), key=_order):
@@ -134,6 +147,9 @@ def compare(
     unexplained = [r.rule for r, e in joined if e is None]
     return {
         "profile": scap.short_profile(ours.profile),
+        "tailoring": _tailoring(ours.profile, datastream, ours_stock, ssg_stock)
+        if tailored
+        else None,
         "ssg_package": scap.ssg_version(),
         "kind": kind,
         "role": role,
@@ -147,6 +163,35 @@ def compare(
         "ssg_better": ssg_better,
         "ssg_better_not_deliberate": sorted(set(ssg_better) - deviations),
         "ours_better": ours_better,
+    }
+
+
+def _tailoring(
+    profile: str,
+    datastream: Path | None,
+    ours_stock: scap.ScanResult | None,
+    ssg_stock: scap.ScanResult | None,
+) -> dict[str, Any]:
+    """The tailoring's changes, and the stock verdicts on the rules they touch."""
+    level = tailoring.LEVELS.get(tailoring.base_name(profile), "intermediary")
+    touched: dict[str, Explanation] = tailoring.explanations(datastream) if datastream else {}
+    ours_by = {r.rule: r.result for r in ours_stock.rules} if ours_stock else {}
+    ssg_by = {r.rule: r.result for r in ssg_stock.rules} if ssg_stock else {}
+    return {
+        "file": tailoring.PATH,
+        "base_profile": tailoring.base_name(profile),
+        "changes": tailoring.summary(level),
+        "stock": {"ours": _scan(ours_stock), "ssg": _scan(ssg_stock)},
+        "stock_verdicts": [
+            {
+                "rule": rule,
+                "control": e.control,
+                "ours": ours_by.get(rule, "notselected"),
+                "ssg": ssg_by.get(rule, "notselected"),
+            }
+            for rule, e in sorted(touched.items())
+            if rule in ours_by or rule in ssg_by
+        ],
     }
 
 
@@ -168,8 +213,17 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "ours": "our hardening",
         "ssg": "SSG's generated remediation",
     }
-    for key, label in labels.items():
-        s = scans.get(key)
+    rows = [(label, scans.get(key)) for key, label in labels.items()]
+    tl = doc.get("tailoring")
+    if tl:
+        rows += [
+            (f"our hardening, stock `{tl['base_profile']}` (for the record)", tl["stock"]["ours"]),
+            (
+                f"SSG's remediation, stock `{tl['base_profile']}` (for the record)",
+                tl["stock"]["ssg"],
+            ),
+        ]
+    for label, s in rows:
         if s:
             c = s["counts"]
             lines.append(
@@ -210,6 +264,34 @@ def markdown(doc: Mapping[str, Any]) -> str:
             f"| `{f['rule']}` | {e['control'] or ' '.join(f['anssi'])} | {f['severity']} | "
             f"{e['category']} | {e['why']} | {f['ssg_result'] or '-'} |"
         )
+    if tl:
+        lines += [
+            "",
+            "## Tailoring",
+            "",
+            f"Both hosts are judged on `{doc['profile']}`: SSG's `{tl['base_profile']}` tailored "
+            f"by `{tl['file']}` (an XCCDF Tailoring file; SSG's remediation was generated from "
+            "the same tailored profile). It changes only this:",
+            "",
+            "| change | SSG id | BP-028 | value | why |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c['change']} | `{c['id']}` | {c['control']} | {c['value']} | {c['why']} |"
+            for c in tl["changes"]
+        ]
+        if tl["stock_verdicts"]:
+            lines += [
+                "",
+                "Verdicts of the stock profile on the rules the tailoring touches:",
+                "",
+                "| rule | BP-028 | our host | SSG's host |",
+                "|---|---|---|---|",
+            ]
+            lines += [
+                f"| `{v['rule']}` | {v['control']} | {v['ours']} | {v['ssg']} |"
+                for v in tl["stock_verdicts"]
+            ]
     for title, key in (
         ("Rules SSG's remediation passes and ours fails", "ssg_better"),
         ("Rules ours passes and SSG's remediation fails", "ours_better"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hardening.explanations import Explanation, explanations
+from hardening.explanations import Explanation
 from hdh.testbed import scap, scap_report
 from hdh.testbed.scap import parse_results
 
@@ -35,14 +35,59 @@ def test_default_score_is_a_weighted_mean_of_groups(ds: Path) -> None:
 
 
 def test_fixture_failures_joined_with_explanations() -> None:
+    """A stock-profile scan: the rule our tailoring deselects is explained by the tailoring."""
     res = parse_results(FIXTURE, host="hdh-tb-c1", kind="container")
-    doc = scap_report.compare(None, res, None, "container", "base", why=explanations())
+    doc = scap_report.compare(None, res, None, "container", "base", datastream=FIXTURE)
     by_rule = {f["rule"]: f for f in doc["failures"]}
-    assert by_rule["aide_build_database"]["explanation"]["category"] == "deliberate-deviation"
+    aide = by_rule["aide_build_database"]["explanation"]
+    assert aide["category"] == "deliberate-deviation" and aide["why"].startswith("deselected: ")
+    assert aide["control"] == "R79" and doc["tailoring"] is None
     assert by_rule["aide_build_database"]["anssi"] == ["R76", "R79"]
     assert doc["unexplained"] == ["accounts_password_pam_minlen"]
     assert doc["categories"] == {"deliberate-deviation": 1, "unexplained": 1}
     assert doc["scans"]["ours"]["score"] == 56.4 and doc["ours_minus_ssg"] is None
+
+
+def test_tailored_scan_is_not_excused_by_the_tailoring(tmp_path: Path) -> None:
+    """Judged on the tailored profile, a failure of a re-valued rule is real: unexplained. The
+    report carries the tailoring and the stock verdicts of the rules it touches."""
+    ds = tmp_path / "ds.xml"
+    ds.write_text(
+        '<Benchmark xmlns="http://checklists.nist.gov/xccdf/1.2" id="b"><Group id="g">'
+        '<Rule id="xccdf_org.ssgproject.content_rule_postfix_client_configure_mail_alias">'
+        '<check system="oval"><check-export export-name="x"'
+        ' value-id="xccdf_org.ssgproject.content_value_var_postfix_root_mail_alias"/></check>'
+        "</Rule></Group></Benchmark>"
+    )
+    rule = "postfix_client_configure_mail_alias"
+
+    def result(profile: str, verdict: str) -> scap.ScanResult:
+        rules = [scap.RuleResult(rule, verdict, "medium", "alias", ("R75",))]
+        return scap.ScanResult("o", "container", profile, 0.0, 100.0, rules)
+
+    ours = result(scap.INTERMEDIARY_HDH, "fail")
+    stock = result(scap.INTERMEDIARY, "fail")
+    doc = scap_report.compare(None, ours, None, "container", datastream=ds, ours_stock=stock)
+    assert doc["unexplained"] == [rule] and doc["profile"] == "anssi_bp28_intermediary_hdh"
+    tl = doc["tailoring"]
+    assert tl["base_profile"] == "anssi_bp28_intermediary"
+    assert {c["id"] for c in tl["changes"]} >= {
+        "var_postfix_root_mail_alias",
+        "aide_build_database",
+    }
+    assert tl["stock_verdicts"] == [
+        {"rule": rule, "control": "R75", "ours": "fail", "ssg": "notselected"}
+    ]
+    text = scap_report.markdown(doc)
+    assert (
+        "## Tailoring" in text
+        and "| set-value | `var_postfix_root_mail_alias` | R75 | hdh-admins |" in text
+    )
+    # The same failure on a stock scan is the tailored value: explained, by the tailoring.
+    doc = scap_report.compare(None, stock, None, "container", datastream=ds)
+    assert doc["unexplained"] == [] and doc["failures"][0]["explanation"]["why"].startswith(
+        "tailored: "
+    )
 
 
 def test_kind_limits_not_applicable_and_ssg_side(ds: Path, tmp_path: Path) -> None:

@@ -144,10 +144,23 @@ def test_ssg_fix_is_generated_for_both_profiles() -> None:
         assert text.startswith("#!/usr/bin/env bash") and "sysctl_kernel_kptr_restrict" in text
 
 
+def test_ssg_fix_of_the_tailored_profiles_applies_our_values() -> None:
+    """oscap accepts our tailoring; SSG's fix generated from it sets the tailored values."""
+    for profile in (scap.INTERMEDIARY_HDH, scap.ENHANCED_HDH):
+        text = scap.generate_ssg_fix(profile).read_text()
+        assert "var_password_pam_unix_rounds='8'" in text
+        assert "var_postfix_root_mail_alias='hdh-admins'" in text
+        assert "sysctl_net_ipv4_conf_all_arp_filter_value='1'" in text
+        assert "rule_aide_build_database" not in text  # deselected
+
+
 def test_ssg_remediation_baseline_on_a_twin(ssg_baseline: scap.SsgBaseline) -> None:
     before, after = ssg_baseline.before, ssg_baseline.after
     twin = f"{scap.twin_name()}-c1"  # hdh-tbs-c1 for the default testbed hdh-tb
     assert before.host == after.host == twin  # the twin, never a main testbed host
+    assert after.profile == scap.INTERMEDIARY_HDH
     assert after.score > before.score and after.counts["pass"] > before.counts["pass"]
-    assert sum(after.counts.values()) == sum(before.counts.values()) == 220
+    # 220 rules in the stock profile, one deselected by the tailoring
+    assert sum(after.counts.values()) == sum(before.counts.values()) == 219
+    assert sum(ssg_baseline.also[scap.INTERMEDIARY].counts.values()) == 220
     assert not Path(f"/run/netns/{twin}").exists()  # taken down again

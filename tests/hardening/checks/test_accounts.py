@@ -53,6 +53,12 @@ def test_r31_faillock(host: Any, expect: Any, opt: str) -> None:
     assert got == str(want), f"faillock {opt} = {got}, want {want}"
 
 
+def test_r31_password_dictionary(host: Any) -> None:
+    """pam_pwquality's dictionary check can load its dictionary (else every change fails)."""
+    got = host.run("echo 'Xy7!pLm#9qRt2&Zw' | /usr/sbin/cracklib-check")
+    assert got.rc == 0 and got.stdout.strip().endswith(": OK"), got.stdout + got.stderr
+
+
 def test_r31_faillock_in_pam(host: Any) -> None:
     auth = host.file("/etc/pam.d/common-auth").content_string
     assert "pam_faillock.so preauth" in auth and "pam_faillock.so authfail" in auth
@@ -137,6 +143,22 @@ def test_r68_password_hashing(host: Any, expect: Any) -> None:
         if ln.split(":")[1].startswith(("$1$", "$2", "$5$"))
     ]
     assert not weak, f"weak password hashes: {weak}"
+
+
+def test_r68_yescrypt_cost(host: Any, expect: Any) -> None:
+    """New passwords get the chosen yescrypt cost, through PAM and through login.defs tools."""
+    rounds = expect("accounts", "pam_unix.rounds")
+    stores = [
+        ln.split()
+        for ln in host.file("/etc/pam.d/common-password").content_string.splitlines()
+        if ln.startswith("password") and "pam_unix.so" in ln
+    ]
+    assert stores, "no pam_unix password line in common-password"
+    assert all(f"rounds={rounds}" in ln for ln in stores), stores
+    defs = host.file("/etc/login.defs").content_string
+    assert conf_value(defs, "YESCRYPT_COST_FACTOR", " ") == str(
+        expect("accounts", "login.defs.YESCRYPT_COST_FACTOR")
+    )
 
 
 def test_r68_pwquality_minclass(host: Any, expect: Any) -> None:
