@@ -1,7 +1,11 @@
 """Benchmark: hardening runs (first, idempotent re-run, 10 containers at once) and OpenSCAP scores
 before / after our hardening / after SSG's own remediation, side by side.
 
-    uv run python benchmarks/hardening_scap.py [--fleet 10] [--role base] [--out build/scap-bench]
+    uv run python benchmarks/hardening_scap.py [--fleet 10] [--role base]
+        [--profile anssi_bp28_intermediary_hdh] [--out build/scap-bench]
+
+The judge is our tailored profile (hardening/data/scap_tailoring.yaml) for both hosts, SSG's
+remediation generated from it; both hosts are also scanned with the stock profile, for the record.
 
 Runs on testbeds of its own (`hdh-hb`, its SSG twin `hdh-hbs`), so hosts already up are left
 alone. Prints two Markdown tables on stdout (times, scores); progress goes to stderr; the full
@@ -19,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import Row, timed
+from hardening import tailoring
 from hardening.run import HostResult, harden_hosts
 from hdh import testbed
 from hdh.testbed import scap, scap_report
@@ -39,6 +44,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fleet", type=int, default=10, help="containers hardened in parallel")
     ap.add_argument("--role", default="base")
+    ap.add_argument(
+        "--profile",
+        default="anssi_bp28_intermediary_hdh",
+        help="judging profile (_hdh: tailored); the stock one is scanned too",
+    )
     ap.add_argument("--out", type=Path, default=Path("build/scap-bench"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -46,7 +56,8 @@ def main() -> int:
     state = Path(tempfile.mkdtemp(prefix="hdh-hb-"))
     os.environ["HDH_TESTBED_STATE"] = str(state)
     rows: list[Row] = []
-    profile = scap.INTERMEDIARY
+    profile = scap.full_profile(args.profile)
+    stock_profile = scap.PROFILE_PREFIX + tailoring.base_name(profile)
     try:
         (host,) = timed("1 container up", lambda: testbed.up(containers=1), rows)
         before = timed("scan before hardening", lambda: scap.scan(host, profile), rows)
@@ -59,6 +70,9 @@ def main() -> int:
         )
         rows[-1] = (*rows[-1][:2], _changes(again))
         ours = timed("scan after our hardening", lambda: scap.scan(host, profile), rows)
+        ours_stock = timed(
+            "scan after our hardening, stock profile", lambda: scap.scan(host, stock_profile), rows
+        )
         testbed.down()
         fleet = timed(
             f"{args.fleet} containers up", lambda: testbed.up(containers=args.fleet), rows
@@ -76,7 +90,11 @@ def main() -> int:
         )
         rows[-1] = (*rows[-1][:2], _changes(many))
         testbed.down()
-        ssg = timed("SSG twin: scan, remediation, scan", lambda: scap.ssg_baseline(profile), rows)
+        ssg = timed(
+            "SSG twin: scan, remediation, scan (+ stock)",
+            lambda: scap.ssg_baseline(profile, also=(stock_profile,)),
+            rows,
+        )
         rows[-1] = (
             *rows[-1][:2],
             f"remediation {ssg.fix.seconds:.0f} s, exit {ssg.fix.returncode}",
@@ -85,7 +103,14 @@ def main() -> int:
         testbed.down()
         shutil.rmtree(state, ignore_errors=True)
     doc = scap_report.compare(
-        before, ours, ssg.after, "container", args.role, datastream=scap.ensure_datastream()
+        before,
+        ours,
+        ssg.after,
+        "container",
+        args.role,
+        datastream=scap.ensure_datastream(),
+        ours_stock=ours_stock,
+        ssg_stock=ssg.also.get(stock_profile),
     )
     scap_report.write(doc, args.out)
     print("| step | seconds | result |")
@@ -101,6 +126,11 @@ def main() -> int:
         ("before hardening", before),
         (f"our hardening (role {args.role})", ours),
         ("SSG's generated remediation", ssg.after),
+        (f"our hardening, stock `{scap.short_profile(stock_profile)}`", ours_stock),
+        (
+            f"SSG's remediation, stock `{scap.short_profile(stock_profile)}`",
+            ssg.also[stock_profile],
+        ),
     ):
         c = res.counts
         print(
