@@ -8,6 +8,8 @@ build/hardening/ (report.json/.md per host, timings.json).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +20,9 @@ import pytest
 
 from hardening.roles import KERNEL_AREAS
 from hardening.run import HostResult, harden_hosts
+from hdh import testbed
 from hdh.testbed import TestHost
+from hdh.testbed.paths import named
 
 pytestmark = pytest.mark.testbed
 
@@ -129,6 +133,64 @@ def test_containers_converge_then_change_nothing(
         assert doc["summary"]["passed"] >= 30
     TIMINGS["containers: testinfra checks"] = round(time.monotonic() - start, 1)
     (OUT / "timings.json").write_text(json.dumps(TIMINGS, indent=1) + "\n")
+
+
+def test_a_killed_run_converges_on_the_next(testbed_session: None, tmp_path: Path) -> None:
+    """`hdh harden` killed (SIGKILL, its SSH connections cut) right after it rewrote the sshd
+    drop-in, with the areas after it not done: the deploy user still gets in, the next run
+    converges, the one after changes nothing. A fresh container of its own."""
+    with named(f"{testbed.prefix()}k"):
+        try:
+            (h,) = testbed.up(containers=1)
+            inventory = tmp_path / "outputs.json"
+            inventory.write_text(
+                json.dumps(
+                    {"hosts": [{"name": h.name, "address": h.host, "port": h.port, "role": "base"}]}
+                )
+            )
+            argv = [
+                str(Path(sys.executable).with_name("hdh")), "harden", "--inventory",
+                str(inventory), "--ssh-key", str(h.key_path), "--known-hosts", "/dev/null",
+                "--host-key-check", "no",
+            ]  # fmt: skip
+            marker = "/etc/ssh/sshd_config.d/00-hdh-anssi.conf"  # the ssh area, 4th of 15
+            proc = subprocess.Popen(
+                argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+            try:
+                deadline = time.monotonic() + 600
+                while time.monotonic() < deadline and proc.poll() is None:
+                    probe = subprocess.run(
+                        h.ssh_argv(f"sudo -n test -e {marker}"), capture_output=True, check=False
+                    )
+                    if probe.returncode == 0:
+                        break
+                    time.sleep(0.3)
+                assert proc.poll() is None, "the run ended before it could be killed mid-way"
+                os.killpg(proc.pid, signal.SIGKILL)
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            # Mid-way indeed: a late area (AIDE's database, the last area) is not there yet.
+            late = subprocess.run(
+                h.ssh_argv("sudo -n test -e /var/lib/aide/aide.db"), capture_output=True
+            )
+            assert late.returncode == 1, "the killed run had already reached the last area"
+            assert subprocess.run(h.ssh_argv("sudo -n true"), check=False).returncode == 0
+
+            (second,) = harden_hosts([h.pyinfra_host("base")])
+            assert second.error is None, second.error
+            assert second.changed, "the areas after the kill were left to this run"
+            (third,) = harden_hosts([h.pyinfra_host("base")])
+            assert third.error is None and third.changed == [], third.changed
+            fresh = subprocess.run(
+                h.ssh_argv("sudo -n id -un"), capture_output=True, text=True, check=False
+            )
+            assert fresh.returncode == 0 and fresh.stdout.strip() == "root", fresh.stderr
+        finally:
+            testbed.down()
 
 
 def test_vm_kernel_controls(testbed_vm: TestHost, ssh_run: Any, testbed_ssh_config: Path) -> None:
