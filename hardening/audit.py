@@ -10,6 +10,20 @@ from hardening.common import by_control
 RULES_FILE = "/etc/audit/rules.d/60-hdh-anssi.rules"
 
 
+def both_abis(rules: list[str]) -> list[str]:
+    """Every 64-bit syscall rule also for the 32-bit ABI, right after it, unless the group has
+    its own 32-bit rules: on x86_64 a 32-bit process enters the kernel through the 32-bit
+    syscall table, which `arch=b64` rules do not see (a known way around the audit trail)."""
+    if any("arch=b32" in r for r in rules):
+        return rules
+    out: list[str] = []
+    for rule in rules:
+        out.append(rule)
+        if "-F arch=b64" in rule:
+            out.append(rule.replace("-F arch=b64", "-F arch=b32"))
+    return out
+
+
 @deploy("auditd (R33 R73)")
 def audit_rules() -> None:
     controls = by_control("audit")
@@ -28,7 +42,7 @@ def audit_rules() -> None:
         for group, rules in groups.items():
             target = immutable if group == "immutable" else lines
             target.append(f"## {rnum} {group}")
-            target.extend(str(r) for r in rules)  # type: ignore[attr-defined]
+            target.extend(both_abis([str(r) for r in rules]))  # type: ignore[attr-defined]
     # `-e 2` must come last: once loaded, rules cannot change until the next boot.
     ops.validated_file(
         name=f"{rnums} audit rules (augenrules --load)",

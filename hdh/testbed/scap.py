@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -192,7 +193,6 @@ def scan(
     """
     profile = full_profile(profile)
     ensure_host_tools()
-    ds = ensure_datastream()
     out = out_dir or (cache_root() / "scans")
     out.mkdir(parents=True, exist_ok=True)
     arf = out / f"{host.name}-{short_profile(profile)}-{time.strftime('%Y%m%dT%H%M%S')}.arf.xml"
@@ -200,16 +200,9 @@ def scan(
     t0 = time.monotonic()
     remote = _ssh(host, "mktemp -d /var/tmp/hdh-oscap.XXXXXX", step="scan: temp dir").strip()
     try:
-        with open(ds, "rb") as src:
-            _ssh(host, f"cat > {remote}/ds.xml", step="scan: copy data stream", stdin=src)
-        tailor = ""
-        if tailoring.is_tailored(profile):
-            with open(ensure_tailoring(), "rb") as src:
-                _ssh(host, f"cat > {remote}/tailoring.xml", step="scan: copy tailoring", stdin=src)
-            tailor = f" --tailoring-file {remote}/tailoring.xml"
+        _stage(host, remote, [profile])
         evaluate = (
-            f"sudo -n oscap xccdf eval{tailor} --profile {profile} --results-arf {remote}/arf.xml"
-            f" {remote}/ds.xml > {remote}/oscap.log 2>&1; rc=$?;"
+            f"sudo -n {_oscap(remote, profile, 'arf')}; rc=$?;"
             f" sudo -n chown {host.user} {remote}/arf.xml; exit $rc"
         )
         try:
@@ -222,10 +215,7 @@ def scan(
             )
         except subprocess.TimeoutExpired as exc:
             raise TestbedError(host.name, "oscap scan", f"timed out after {timeout:.0f} s") from exc
-        # oscap: 0 = every rule passed, 2 = some failed; anything else is an evaluation error.
-        if proc.returncode not in (0, 2):
-            tail = _ssh(host, f"tail -n 5 {remote}/oscap.log", step="scan: log", check=False)
-            raise TestbedError(host.name, "oscap scan", f"exited {proc.returncode}: {tail.strip()}")
+        _check_oscap(host, remote, "arf", proc.returncode)
         with open(arf, "wb") as dest:
             _ssh(host, f"cat {remote}/arf.xml", step="scan: fetch results", stdout=dest)
     finally:
@@ -234,6 +224,31 @@ def scan(
     result.seconds = time.monotonic() - t0
     log.info("%s", result.summary())
     return result
+
+
+def _stage(host: TestHost, remote: str, profiles: list[str]) -> None:
+    """Copy the data stream (and our tailoring, if a profile is tailored) to `remote` on host."""
+    with open(ensure_datastream(), "rb") as src:
+        _ssh(host, f"cat > {remote}/ds.xml", step="scan: copy data stream", stdin=src)
+    if any(tailoring.is_tailored(p) for p in profiles):
+        with open(ensure_tailoring(), "rb") as src:
+            _ssh(host, f"cat > {remote}/tailoring.xml", step="scan: copy tailoring", stdin=src)
+
+
+def _oscap(remote: str, profile: str, name: str) -> str:
+    """The oscap command evaluating `profile` on the staged data stream into {name}.xml/.log."""
+    tailor = f" --tailoring-file {remote}/tailoring.xml" if tailoring.is_tailored(profile) else ""
+    return (
+        f"oscap xccdf eval{tailor} --profile {profile} --results-arf {remote}/{name}.xml"
+        f" {remote}/ds.xml > {remote}/{name}.log 2>&1"
+    )
+
+
+def _check_oscap(host: TestHost, remote: str, name: str, rc: int) -> None:
+    """oscap: 0 = every rule passed, 2 = some failed; anything else is an evaluation error."""
+    if rc not in (0, 2):
+        tail = _ssh(host, f"tail -n 5 {remote}/{name}.log", step="scan: log", check=False)
+        raise TestbedError(host.name, "oscap scan", f"exited {rc}: {tail.strip()}")
 
 
 def _ssh(
@@ -392,6 +407,78 @@ def apply_ssg_fix(host: TestHost, script: Path, timeout: float = 3600) -> FixRun
     return FixRun(host.name, script, proc.returncode, seconds, logf)
 
 
+def fix_and_scan(
+    host: TestHost,
+    script: Path,
+    profiles: list[str],
+    out_dir: Path | None = None,
+    timeout: float = 3600,
+) -> tuple[FixRun, list[ScanResult]]:
+    """Run SSG's remediation on `host`, then scan it with `profiles`, in one root session.
+
+    One session because SSG's remediation may take sudo away from the deploy user: the enhanced
+    profile's `file_permissions_sudo` makes /usr/bin/sudo 4110 root:root (its
+    `sudo_dedicated_group` fix is missing), after which no later `sudo` could scan the host."""
+    profiles = [full_profile(p) for p in profiles]
+    ensure_host_tools()
+    out = out_dir or (cache_root() / "scans")
+    out.mkdir(parents=True, exist_ok=True)
+    logf = script.with_name(f"{host.name}-{script.stem}.log")
+    remote = _ssh(host, "mktemp -d /var/tmp/hdh-ssgfix.XXXXXX", step="ssg fix: temp dir").strip()
+    try:
+        _stage(host, remote, profiles)
+        with open(script, "rb") as src:
+            _ssh(host, f"cat > {remote}/fix.sh", step="copy ssg fix", stdin=src)
+        steps = [
+            f"date +%s.%N > {remote}/fix.time",
+            f"bash {remote}/fix.sh > {remote}/fix.log 2>&1; echo $? > {remote}/fix.rc",
+            f"date +%s.%N >> {remote}/fix.time",
+            *(f"{_oscap(remote, p, f'arf{i}')}; echo $? > {remote}/arf{i}.rc"
+              for i, p in enumerate(profiles)),
+            f"chown -R {host.user} {remote}",
+        ]  # fmt: skip
+        inner = "; ".join(steps)
+        log.info("%s: applying SSG remediation %s, then %d scan(s)", host.name, script.name,
+                 len(profiles))  # fmt: skip
+        t0 = time.monotonic()
+        try:
+            proc = subprocess.run(
+                host.ssh_argv(f"sudo -n bash -c {shlex.quote(inner)}", tty=True),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise TestbedError(host.name, "ssg fix", f"timed out after {timeout:.0f} s") from exc
+        if proc.returncode != 0:
+            err = (proc.stdout + proc.stderr).decode(errors="replace").strip()[-400:]
+            raise TestbedError(host.name, "ssg fix", f"exited {proc.returncode}: {err}")
+        total = time.monotonic() - t0
+        start, end = (
+            float(x) for x in _ssh(host, f"cat {remote}/fix.time", step="ssg fix: time").split()
+        )
+        with open(logf, "wb") as dest:
+            _ssh(host, f"cat {remote}/fix.log", step="ssg fix: log", stdout=dest)
+        fix_rc = int(_ssh(host, f"cat {remote}/fix.rc", step="ssg fix: exit code").strip())
+        results = []
+        for i, p in enumerate(profiles):
+            rc = int(_ssh(host, f"cat {remote}/arf{i}.rc", step="scan: exit code").strip())
+            _check_oscap(host, remote, f"arf{i}", rc)
+            arf = out / f"{host.name}-{short_profile(p)}-{time.strftime('%Y%m%dT%H%M%S')}.arf.xml"
+            with open(arf, "wb") as dest:
+                _ssh(host, f"cat {remote}/arf{i}.xml", step="scan: fetch results", stdout=dest)
+            results.append(parse_results(arf, host=host.name, kind=host.kind))
+    finally:
+        _ssh(host, f"rm -rf {remote}", step="ssg fix: clean up", check=False)
+    fix = FixRun(host.name, script, fix_rc, end - start, logf)
+    for r in results:  # the scans shared the rest of the session
+        r.seconds = (total - fix.seconds) / len(results)
+    log.info("%s: SSG remediation exited %d; %s", host.name, fix_rc,
+             "; ".join(r.summary() for r in results))  # fmt: skip
+    return fix, results
+
+
 def twin_name() -> str:
     """The testbed name of the SSG twin of the current testbed."""
     return f"{hosts.prefix()}s"
@@ -426,9 +513,8 @@ def ssg_baseline(
         try:
             (host,) = hosts.up(containers=1)
             before = scan(host, profile, out_dir=out_dir)
-            fix = apply_ssg_fix(host, script)
-            after = scan(host, profile, out_dir=out_dir)
-            extra = {full_profile(p): scan(host, p, out_dir=out_dir) for p in also}
+            fix, (after, *others) = fix_and_scan(host, script, [profile, *also], out_dir)
+            extra = {full_profile(p): r for p, r in zip(also, others, strict=True)}
         finally:
             hosts.down()
     return SsgBaseline(profile, before, after, fix, extra)

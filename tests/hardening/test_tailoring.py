@@ -39,7 +39,7 @@ def stream(tmp_path: Path, *, values: dict[str, str], rules: list[str]) -> Path:
 @pytest.fixture
 def ds(tmp_path: Path) -> Path:
     values, deselect = tailoring.tailoring()
-    types = {"var_postfix_root_mail_alias": "string"}
+    types = {"var_postfix_root_mail_alias": "string", "var_sudo_dedicated_group": "string"}
     return stream(
         tmp_path,
         values={v.var: types.get(v.var, "number") for v in values},

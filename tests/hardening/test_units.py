@@ -46,3 +46,16 @@ def test_areas_order_and_errors() -> None:
     assert next(iter(AREAS)) == "packages" and list(AREAS)[-1] == "integrity"
     with pytest.raises(data.ConfigError, match="unknown area"):
         check_areas(["kernal"])
+
+
+def test_audit_syscall_rules_cover_both_abis() -> None:
+    from hardening.audit import both_abis
+
+    b64 = "-a always,exit -F arch=b64 -S chmod -F auid>=1000 -k perm_mod"
+    watch = "-w /etc/passwd -p wa -k identity"
+    assert both_abis([b64, watch]) == [b64, b64.replace("arch=b64", "arch=b32"), watch]
+    own = [
+        "-a always,exit -F arch=b64 -S adjtimex -k t",
+        "-a always,exit -F arch=b32 -S stime -k t",
+    ]
+    assert both_abis(own) == own  # a group with its own 32-bit rules is left as written

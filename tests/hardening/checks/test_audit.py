@@ -37,6 +37,9 @@ def check_group(host: Any, loaded: str, expect: Any, group: str) -> None:
         assert key and key.group(1) in loaded, f"no loaded rule with key {key}: {rule}"
         if path and rule.startswith("-w"):
             assert path.group(1).rstrip("/") in loaded, f"watch not loaded: {rule}"
+        if "arch=b64" in rule:  # and its 32-bit twin: the other syscall table
+            twins = [ln for ln in loaded.splitlines() if "arch=b32" in ln and key.group(1) in ln]
+            assert twins, f"no 32-bit rule with key {key.group(1)}: {rule}"
 
 
 @pytest.mark.kernel
