@@ -96,6 +96,15 @@ def _kv(path: str, key: str, value: object, sep: str = " = ", name: str = "") ->
 @deploy("Password policy and lockout (R31 R68)")
 def password_policy() -> None:
     s = settings("accounts")
+    if "faillock.dir" in s:
+        # Failure records kept on disk: a reboot must not reset a lock (Debian's default is /run).
+        files.directory(
+            name=f"{s['faillock.dir'].control} faillock records directory",
+            path=str(s["faillock.dir"].value),
+            user="root",
+            group="root",
+            mode="0755",
+        )
     for key, setting in s.items():
         if key.startswith("pwquality."):
             opt = key.split(".", 1)[1]
@@ -180,6 +189,13 @@ def sessions() -> None:
             name=f"{umask.control} shell umask {umask.value}",
             path="/etc/profile.d/hdh-anssi-umask.sh",
             content=f"# ANSSI {umask.control}\numask {umask.value}\n",
+        )
+        # Interactive shells that are not login shells (terminals, `su`) read bash.bashrc only.
+        files.line(
+            name=f"{umask.control} bash.bashrc umask {umask.value}",
+            path="/etc/bash.bashrc",
+            line=r"^[[:space:]]*umask[[:space:]]",
+            replace=f"umask {umask.value}",
         )
 
 

@@ -23,7 +23,11 @@ REQUIRED = [
     "aide-common",
     "unattended-upgrades",
 ]
-KERNEL_ONLY = ["auditd", "apparmor"]  # useless where the kernel is shared (containers)
+KERNEL_ONLY = [
+    "auditd",
+    "apparmor",
+    "libpam-apparmor",
+]  # useless where the kernel is shared (containers)
 
 
 def apt_conf(values: dict[str, object], prefix: str) -> str:

@@ -46,11 +46,13 @@ def test_r31_pwquality(host: Any, expect: Any, opt: str) -> None:
     assert host.package("libpam-pwquality").is_installed
 
 
-@pytest.mark.parametrize("opt", ["deny", "fail_interval", "unlock_time"])
+@pytest.mark.parametrize("opt", ["deny", "fail_interval", "unlock_time", "dir"])
 def test_r31_faillock(host: Any, expect: Any, opt: str) -> None:
     want = expect("accounts", f"faillock.{opt}")
     got = conf_value(host.file("/etc/security/faillock.conf").content_string, opt)
     assert got == str(want), f"faillock {opt} = {got}, want {want}"
+    if opt == "dir":
+        assert host.file(str(want)).is_directory
 
 
 def test_r31_password_dictionary(host: Any) -> None:
@@ -123,6 +125,9 @@ def test_r36_umask(host: Any, expect: Any) -> None:
     shell = expect("accounts", "shell.umask")
     out = host.run("bash -lc umask")
     assert out.stdout.strip().lstrip("0") == str(shell).lstrip("0"), out.stdout
+    # Non-login interactive shells read only bash.bashrc.
+    bashrc = host.file("/etc/bash.bashrc").content_string
+    assert f"umask {shell}" in bashrc.splitlines(), "no umask in /etc/bash.bashrc"
 
 
 def test_r51_no_default_credentials(host: Any) -> None:
