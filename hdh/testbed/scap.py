@@ -205,16 +205,7 @@ def scan(
             f"sudo -n {_oscap(remote, profile, 'arf')}; rc=$?;"
             f" sudo -n chown {host.user} {remote}/arf.xml; exit $rc"
         )
-        try:
-            proc = subprocess.run(
-                host.ssh_argv(evaluate, tty=True),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise TestbedError(host.name, "oscap scan", f"timed out after {timeout:.0f} s") from exc
+        proc = _on_tty(host, evaluate, "oscap scan", timeout)
         _check_oscap(host, remote, "arf", proc.returncode)
         with open(arf, "wb") as dest:
             _ssh(host, f"cat {remote}/arf.xml", step="scan: fetch results", stdout=dest)
@@ -224,6 +215,22 @@ def scan(
     result.seconds = time.monotonic() - t0
     log.info("%s", result.summary())
     return result
+
+
+def _on_tty(
+    host: TestHost, command: str, step: str, timeout: float
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `command` over SSH on a forced terminal (sudo's requiretty); output captured."""
+    try:
+        return subprocess.run(
+            host.ssh_argv(command, tty=True),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TestbedError(host.name, step, f"timed out after {timeout:.0f} s") from exc
 
 
 def _stage(host: TestHost, remote: str, profiles: list[str]) -> None:
@@ -441,16 +448,7 @@ def fix_and_scan(
         log.info("%s: applying SSG remediation %s, then %d scan(s)", host.name, script.name,
                  len(profiles))  # fmt: skip
         t0 = time.monotonic()
-        try:
-            proc = subprocess.run(
-                host.ssh_argv(f"sudo -n bash -c {shlex.quote(inner)}", tty=True),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise TestbedError(host.name, "ssg fix", f"timed out after {timeout:.0f} s") from exc
+        proc = _on_tty(host, f"sudo -n bash -c {shlex.quote(inner)}", "ssg fix", timeout)
         if proc.returncode != 0:
             err = (proc.stdout + proc.stderr).decode(errors="replace").strip()[-400:]
             raise TestbedError(host.name, "ssg fix", f"exited {proc.returncode}: {err}")
