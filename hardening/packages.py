@@ -23,11 +23,8 @@ REQUIRED = [
     "aide-common",
     "unattended-upgrades",
 ]
-KERNEL_ONLY = [
-    "auditd",
-    "apparmor",
-    "libpam-apparmor",
-]  # useless where the kernel is shared (containers)
+# Useless where the kernel is shared (containers).
+KERNEL_ONLY = ["auditd", "apparmor", "libpam-apparmor"]
 
 
 def apt_conf(values: dict[str, object], prefix: str) -> str:

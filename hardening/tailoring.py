@@ -30,6 +30,7 @@ from hdh.errors import HdhError
 
 FILE = "scap_tailoring"
 PATH = f"hardening/data/{FILE}.yaml"
+ROOT = Path(__file__).resolve().parents[1]  # the repository: `checked_by` paths are relative to it
 XCCDF_NS = "http://checklists.nist.gov/xccdf/1.2"
 X = f"{{{XCCDF_NS}}}"
 SSG_PROFILE = "xccdf_org.ssgproject.content_profile_"
@@ -121,10 +122,9 @@ def problems() -> list[data.ConfigError]:
         if not str(entry["upstream"]).startswith("https://"):
             err(where, "upstream must be the https address of the public defect report")
         test_file, sep, test = str(entry["checked_by"]).partition("::")
-        root = Path(__file__).resolve().parents[1]
-        if not sep or not (root / test_file).is_file():
+        if not sep or not (ROOT / test_file).is_file():
             err(where, "checked_by must be <test file>::<test>, an existing file")
-        elif f"def {test}(" not in (root / test_file).read_text():
+        elif f"def {test}(" not in (ROOT / test_file).read_text():
             err(where, f"no test {test} in {test_file}")
         _common(entry, where, err)
     return errors

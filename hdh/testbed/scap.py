@@ -114,10 +114,6 @@ def ensure_tailoring() -> Path:
     return dest
 
 
-def _tailoring_args(profile: str) -> list[str]:
-    return ["--tailoring-file", str(ensure_tailoring())] if tailoring.is_tailored(profile) else []
-
-
 def ssg_dir() -> Path:
     return cache_root() / "ssg"
 
@@ -234,7 +230,10 @@ def _on_tty(
 
 
 def _stage(host: TestHost, remote: str, profiles: list[str]) -> None:
-    """Copy the data stream (and our tailoring, if a profile is tailored) to `remote` on host."""
+    """Copy the data stream (and our tailoring, if a profile is tailored) to `remote` on host;
+    nothing without a profile to evaluate."""
+    if not profiles:
+        return
     with open(ensure_datastream(), "rb") as src:
         _ssh(host, f"cat > {remote}/ds.xml", step="scan: copy data stream", stdin=src)
     if any(tailoring.is_tailored(p) for p in profiles):
@@ -352,10 +351,10 @@ def generate_ssg_fix(profile: str = INTERMEDIARY) -> Path:
     tailored profile it is generated with our tailoring, so it applies the tailored values."""
     profile = full_profile(profile)
     ds = ensure_datastream()
-    extra = _tailoring_args(profile)
-    name = short_profile(profile)
-    if extra:
-        name += "-" + Path(extra[1]).stem  # the tailoring's content version
+    tailor = ensure_tailoring() if tailoring.is_tailored(profile) else None
+    extra = ["--tailoring-file", str(tailor)] if tailor else []
+    # A tailored fix is named after the tailoring's content version too.
+    name = short_profile(profile) + (f"-{tailor.stem}" if tailor else "")
     dest = ssg_dir() / "fixes" / f"{name}.sh"
     if dest.exists() and dest.stat().st_mtime >= ds.stat().st_mtime:
         return dest
@@ -389,29 +388,7 @@ def apply_ssg_fix(host: TestHost, script: Path, timeout: float = 3600) -> FixRun
     The script carries on past rules it cannot fix (no package download on the testbed, kernel
     settings in a container); its exit code is recorded, not treated as an error.
     """
-    remote = f"/var/tmp/hdh-ssg-fix-{os.getpid()}.sh"  # the deploy user's: it can remove it
-    logf = script.with_name(f"{host.name}-{script.stem}.log")
-    base = host.ssh_argv()
-    run([*base, f"cat > {remote}"], host=host.name, step="copy ssg fix", input=script.read_text())
-    log.info("%s: applying SSG remediation %s", host.name, script.name)
-    t0 = time.monotonic()
-    with open(logf, "w") as out:
-        try:
-            proc = subprocess.run(
-                host.ssh_argv(f"sudo -n bash {remote}; rc=$?; rm -f {remote}; exit $rc", tty=True),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise TestbedError(host.name, "ssg fix", f"timed out after {timeout:.0f} s") from exc
-    if proc.returncode == 255:
-        raise TestbedError(host.name, "ssg fix", f"ssh failed (see {logf})")
-    seconds = time.monotonic() - t0
-    log.info("%s: SSG remediation exited %d in %.0f s", host.name, proc.returncode, seconds)
-    return FixRun(host.name, script, proc.returncode, seconds, logf)
+    return fix_and_scan(host, script, [], timeout=timeout)[0]
 
 
 def fix_and_scan(
@@ -421,7 +398,8 @@ def fix_and_scan(
     out_dir: Path | None = None,
     timeout: float = 3600,
 ) -> tuple[FixRun, list[ScanResult]]:
-    """Run SSG's remediation on `host`, then scan it with `profiles`, in one root session.
+    """Run SSG's remediation on `host`, then scan it with `profiles` (none: the fix only), in
+    one root session. The fix's exit code is recorded, not treated as an error.
 
     One session because SSG's remediation may take sudo away from the deploy user: the enhanced
     profile's `file_permissions_sudo` makes /usr/bin/sudo 4110 root:root (its
