@@ -1,40 +1,75 @@
-"""Logging: persistent journald, rsyslog with optional remote forwarding (ANSSI BP-028 R71 R72)."""
+"""Logging: persistent journald, rsyslog forwarding to a log host over TLS (BP-028 R71 R72)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import OperationError, deploy
 
 from hardening import ops
-from hardening.common import settings
+from hardening.common import level, settings
 
 JOURNALD_DROP_IN = "/etc/systemd/journald.conf.d/60-hdh-anssi.conf"
 RSYSLOG_DROP_IN = "/etc/rsyslog.d/00-hdh-anssi.conf"
 
 
-def remote_target() -> tuple[str, int] | None:
-    """Host data `log_remote` ("host:port") or None when no forwarding is configured."""
+CA_FILE = "/etc/ssl/hdh-log-ca.pem"
+
+
+@dataclass(frozen=True)
+class Remote:
+    """Where logs are forwarded: host data `log_remote` ("host:port"), `log_remote_ca` (the
+    log host's CA certificate, a PEM file on the machine running the deploy) and
+    `log_remote_name` (the name in the log host's certificate; default: its host)."""
+
+    target: str
+    port: int
+    ca_pem: str | None
+    peer: str
+
+
+def remote_target() -> Remote | None:
+    """The host's log forwarding from its host data, None when no log host is configured."""
     value = host.data.get("log_remote")
     if not value:
         return None
     target, _, port = str(value).rpartition(":")
     if not target or not port.isdigit():
-        raise OperationError(f"log_remote must be host:port, got {value!r}")
-    return target, int(port)
+        raise OperationError(f"host data log_remote must be host:port, got {value!r}")
+    ca_pem = None
+    ca = host.data.get("log_remote_ca")
+    if ca:
+        try:
+            ca_pem = Path(str(ca)).read_text()
+        except OSError as exc:
+            raise OperationError(
+                f"host data log_remote_ca: cannot read {ca}: {exc.strerror}"
+            ) from None
+        if "-----BEGIN CERTIFICATE-----" not in ca_pem:
+            raise OperationError(f"host data log_remote_ca: {ca} is not a PEM certificate")
+    return Remote(target, int(port), ca_pem, str(host.data.get("log_remote_name") or target))
 
 
-def rsyslog_config(s: dict, remote: tuple[str, int] | None, ca_file: str | None) -> str:
+def rsyslog_config(s: dict, remote: Remote | None) -> str:
     lines = [
         "# Managed by hdh hardening (ANSSI BP-028 R71): do not edit.",
         f"$FileCreateMode {s['rsyslog.FileCreateMode'].value}",
     ]
     if remote:
         tls = ""
-        if ca_file:
-            lines.append(f'global(DefaultNetstreamDriverCAFile="{ca_file}")')
-            tls = ' StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name"'
+        if remote.ca_pem:
+            # Server authentication by certificate and name, with the serverAuth purpose checked.
+            lines.append(f'global(DefaultNetstreamDriverCAFile="{CA_FILE}")')
+            tls = (
+                ' StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name"'
+                f' StreamDriverPermittedPeers="{remote.peer}"'
+                ' StreamDriver.CheckExtendedKeyPurpose="on"'
+            )
+        # One forwarding action for every message (no selector: RainerScript's form).
         lines.append(
-            f'*.* action(type="omfwd" target="{remote[0]}" port="{remote[1]}" '
+            f'action(type="omfwd" target="{remote.target}" port="{remote.port}" '
             f'protocol="{s["rsyslog.protocol"].value}"{tls} '
             f'queue.type="{s["rsyslog.queue"].value}" queue.filename="hdh_forward" '
             'queue.saveOnShutdown="on" action.resumeRetryCount="-1")'
@@ -53,11 +88,26 @@ def logging_system() -> None:
         activate="systemctl restart systemd-journald.service",
     )
     remote = remote_target()
-    what = f"forwarding to {remote[0]}:{remote[1]}" if remote else "no remote forwarding"
+    if remote and not remote.ca_pem and s["rsyslog.tls"].value == "required":
+        raise OperationError(
+            f"host data log_remote_ca missing: at the {level()} level logs leave the host over "
+            f"TLS only (R71); give the CA certificate of {remote.target}"
+        )
+    if remote is None:
+        what = "no remote forwarding (host data log_remote unset)"
+    else:
+        how = "TLS" if remote.ca_pem else "plain TCP"
+        what = f"forwarding to {remote.target}:{remote.port} over {how}"
+    if remote and remote.ca_pem:
+        ops.validated_file(
+            name=f"R71 CA certificate of the log host {remote.peer}",
+            path=CA_FILE,
+            content=remote.ca_pem,
+        )
     ops.validated_file(
         name=f"R71 rsyslog file modes and {what}",
         path=RSYSLOG_DROP_IN,
-        content=rsyslog_config(s, remote, host.data.get("log_remote_ca")),
+        content=rsyslog_config(s, remote),
         check_after="rsyslogd -N1 >/dev/null",
         activate="systemctl restart rsyslog.service",
     )

@@ -14,6 +14,7 @@ REQUIRED = [
     "sudo",
     "nftables",
     "rsyslog",
+    "rsyslog-gnutls",  # TLS forwarding to the log host (R71): rsyslog's gtls stream driver
     "chrony",
     "libpam-pwquality",
     # pam_pwquality's dictionary check (R31) needs the cracklib dictionary; libpwquality only

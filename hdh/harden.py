@@ -41,10 +41,49 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="accept-new",
         help="StrictHostKeyChecking (default accept-new; `no` only for throwaway test hosts)",
     )
+    p.add_argument(
+        "--log-remote",
+        metavar="HOST:PORT",
+        help="log host every host forwards to (R71; 6514 for syslog over TLS)",
+    )
+    p.add_argument(
+        "--log-remote-ca",
+        type=Path,
+        metavar="PEM",
+        help="CA certificate of the log host: forwarding over TLS (required at enhanced level)",
+    )
+    p.add_argument(
+        "--log-remote-name", help="name in the log host's certificate (default: its HOST)"
+    )
     p.add_argument("--parallel", type=int, default=10, help="hosts hardened at once")
     p.add_argument("--json", type=Path, help="write the per-host results as JSON here")
     p.set_defaults(run=run)
     return p
+
+
+def log_data(args: argparse.Namespace) -> dict[str, str]:
+    """Host data for R71 forwarding from the --log-* options, checked before any connection."""
+    from hdh.errors import InputError
+
+    out: dict[str, str] = {}
+    if args.log_remote:
+        target, _, port = args.log_remote.rpartition(":")
+        if not target or not port.isdigit():
+            raise InputError(f"--log-remote: expected HOST:PORT, got {args.log_remote!r}")
+        out["log_remote"] = args.log_remote
+    elif args.log_remote_ca or args.log_remote_name:
+        raise InputError("--log-remote-ca/--log-remote-name: give --log-remote HOST:PORT too")
+    if args.log_remote_ca:
+        try:
+            pem = args.log_remote_ca.read_text()
+        except OSError as exc:
+            raise InputError(f"{args.log_remote_ca}: cannot read: {exc.strerror}") from None
+        if "-----BEGIN CERTIFICATE-----" not in pem:
+            raise InputError(f"{args.log_remote_ca}: not a PEM certificate (--log-remote-ca)")
+        out["log_remote_ca"] = str(args.log_remote_ca.resolve())
+    if args.log_remote_name:
+        out["log_remote_name"] = args.log_remote_name
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {"ssh_strict_host_key_checking": args.host_key_check}
     if args.known_hosts:
         extra["ssh_known_hosts_file"] = args.known_hosts
+    extra |= log_data(args)
     areas = [a.strip() for a in args.areas.split(",")] if args.areas else None
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hdh-harden-") as tmp:

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from hdh.testbed import state
+from hdh.testbed import logsink, state
 from hdh.testbed.image import (
     CONTAINER_ADDR,
     CONTAINER_PEER,
@@ -79,6 +79,7 @@ def up(containers: int = 1, vm: bool = False) -> list[TestHost]:
             log.info("all %d hosts already up", len(wanted))
         else:
             image = ensure_image()
+            logsink.ensure_pki()
             started: list[HostState] = []
             try:
                 for name in missing:  # the VM first: it is by far the slowest to boot
@@ -178,6 +179,17 @@ def _start_container(image: Image, name: str, hosts: dict[str, HostState]) -> Ho
         step="veth address",
     )
     run(["ip", "-n", name, "link", "set", veth, "up"], host=name, step="veth up")
+    # The host's log collector (TLS syslog), on our side of the veth: see hdh/testbed/logsink.py.
+    h.log_file = str(sdir / f"{name}.syslog")
+    Path(h.log_file).unlink(missing_ok=True)
+    sink = [
+        "ip",
+        "netns",
+        "exec",
+        name,
+        *logsink.argv(f"{CONTAINER_PEER}:{logsink.PORT}", Path(h.log_file)),
+    ]
+    h.procs.append(_spawn("log-sink", sink, logf))
     # 127.0.0.1:port (root namespace) -> unix socket -> container's sshd (inside our namespace).
     sock = str(h.socket)
     inner = [
@@ -294,7 +306,7 @@ def _teardown(h: HostState) -> None:
         netns_path = Path("/run/netns") / h.netns
         if netns_path.exists():
             run(["ip", "netns", "delete", h.netns], host=h.name, step="remove namespace")
-    for path in (h.socket, h.overlay):
+    for path in (h.socket, h.overlay, h.log_file):
         if path:
             Path(path).unlink(missing_ok=True)
     for suffix in (".log", ".console"):

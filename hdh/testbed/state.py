@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hdh.testbed import logsink
+from hdh.testbed.image import CONTAINER_PEER
 from hdh.testbed.paths import state_dir
 from hdh.testbed.proc import alive
 
@@ -28,6 +30,7 @@ class TestHost:
     port: int
     user: str
     key_path: Path
+    log_file: Path | None = None  # what its log collector received (containers)
 
     def ssh_argv(self, *command: str, tty: bool = False) -> list[str]:
         """An `ssh` command line that runs `command` on this host (non-interactive).
@@ -59,8 +62,19 @@ class TestHost:
                 "ssh_strict_host_key_checking": "no",
                 "deploy_user": self.user,
                 "hdh_role": role,
+                **self.log_data(),
             },
         )
+
+    def log_data(self) -> dict[str, str]:
+        """Host data naming its log collector (R71 forwarding over TLS), if it has one."""
+        if self.log_file is None:
+            return {}
+        return {
+            "log_remote": f"{CONTAINER_PEER}:{logsink.PORT}",
+            "log_remote_ca": str(logsink.ca_path()),
+            "log_remote_name": logsink.NAME,
+        }
 
 
 # Every testbed host shares the image's host keys and lives on 127.0.0.1: pin nothing.
@@ -100,10 +114,19 @@ class HostState:
     netns: str | None = None
     overlay: str | None = None
     socket: str | None = None
+    log_file: str | None = None
     procs: list[Proc] = field(default_factory=list)
 
     def test_host(self) -> TestHost:
-        return TestHost(self.name, self.kind, "127.0.0.1", self.port, "deploy", Path(self.key))
+        return TestHost(
+            self.name,
+            self.kind,
+            "127.0.0.1",
+            self.port,
+            "deploy",
+            Path(self.key),
+            Path(self.log_file) if self.log_file else None,
+        )
 
     def running(self) -> bool:
         return bool(self.procs) and all(alive(p.pid, p.start) for p in self.procs)
@@ -176,6 +199,7 @@ def render_inventory(hosts: list[TestHost], known_hosts: Path) -> str:
                 "ssh_strict_host_key_checking": "no",
                 "ssh_known_hosts_file": str(known_hosts),
                 "kind": h.kind,
+                **h.log_data(),
             }
             lines.append(f"    ({h.name!r}, {data!r}),")
         lines.append("]")

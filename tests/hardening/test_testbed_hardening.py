@@ -56,11 +56,27 @@ def checks(h: TestHost, role: str, ssh_config: Path, *extra: str) -> dict[str, A
         f"--hosts=paramiko://{h.name}", f"--ssh-config={ssh_config}", "--sudo",
         f"--hdh-role={role}", f"--hdh-report={report}", *extra,
     ]  # fmt: skip
+    if "log_remote" in h.log_data():
+        argv.append(f"--hdh-log-remote={h.log_data()['log_remote']}")
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
     doc = json.loads((report / "report.json").read_text())
     failed = {r: c for r, c in doc["controls"].items() if c["result"] == "failed"}
     assert proc.returncode == 0 and not failed, f"{h.name}: {proc.stdout[-3000:]}"
     return doc
+
+
+def assert_forwarded(ssh_run: Any, h: TestHost, timeout: float = 60.0) -> None:
+    """`logger` on the host; the message must arrive at the testbed's log collector, which
+    speaks TLS only and is trusted through the CA the hardening installed (logsink.py)."""
+    assert h.log_file is not None, f"{h.name}: no log collector"
+    token = f"hdh-probe-{os.urandom(6).hex()}"
+    sh(ssh_run, h, f"logger -t hdh-check {token}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if token in h.log_file.read_text(errors="replace"):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{h.name}: {token} not at the log host after {timeout:.0f} s")
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +141,8 @@ def test_containers_converge_then_change_nothing(
         assert fresh.returncode == 0 and fresh.stdout.strip() == "root", fresh.stderr
     assert sh(ssh_run, c1, "stat -c %G:%a /usr/bin/sudo").strip() == "sudo:4750"  # R38 bastion
     assert "10250" in sh(ssh_run, c2, "nft list table inet hdh_filter")  # k8s-node deviation
+    for h in (c1, c2):  # R71: a message logged on the host reaches its log host, over TLS
+        assert_forwarded(ssh_run, h)
 
     start = time.monotonic()
     for h, role in fleet:
@@ -240,9 +258,12 @@ def test_cli_through_the_bastion(
     }
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(outputs))
+    logs = c1.log_data()  # the same log host as when c1 was hardened
     argv = ["harden", "--inventory", str(path), "--ssh-key", str(c1.key_path), "--check",
             "--known-hosts", "/dev/null", "--host-key-check", "no", "--json",
-            str(tmp_path / "r.json")]  # fmt: skip
+            str(tmp_path / "r.json"), "--log-remote", logs["log_remote"],
+            "--log-remote-ca", logs["log_remote_ca"],
+            "--log-remote-name", logs["log_remote_name"]]  # fmt: skip
     start = time.monotonic()
     rc = harden.run(parser.parse_args(argv))  # what `hdh harden ...` runs
     TIMINGS["cli --check via bastion"] = round(time.monotonic() - start, 1)

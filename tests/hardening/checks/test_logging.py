@@ -24,13 +24,21 @@ def test_r72_rsyslog_file_mode(host: Any, expect: Any) -> None:
     assert f"$FileCreateMode {mode}" in conf
 
 
-def test_r71_log_forwarding(host: Any, request: pytest.FixtureRequest) -> None:
+def test_r71_log_forwarding(host: Any, expect: Any, request: pytest.FixtureRequest) -> None:
     remote = request.config.getoption("hdh_log_remote")
     if not remote:
         pytest.skip("no remote log host configured for this deployment (host data log_remote)")
     target, _, port = remote.rpartition(":")
     conf = host.file("/etc/rsyslog.d/00-hdh-anssi.conf").content_string
-    assert f'target="{target}" port="{port}"' in conf
+    assert f'action(type="omfwd" target="{target}" port="{port}"' in conf
+    if expect("logging", "rsyslog.tls") == "required" or 'StreamDriver="gtls"' in conf:
+        # Over TLS, the log host authenticated by its certificate and name.
+        assert 'StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name"' in conf
+        assert 'StreamDriver.CheckExtendedKeyPurpose="on"' in conf
+        assert host.package("rsyslog-gnutls").is_installed
+        ca = host.file("/etc/ssl/hdh-log-ca.pem")
+        assert ca.exists and "BEGIN CERTIFICATE" in ca.content_string
+        assert 'global(DefaultNetstreamDriverCAFile="/etc/ssl/hdh-log-ca.pem")' in conf
 
 
 def test_r71_chrony_sources(host: Any, expect: Any) -> None:
