@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pyinfra import host
 from pyinfra.api import deploy
 
 from hardening import ops
 from hardening.common import by_control
+from hardening.facts import PrivilegedPrograms
 
 RULES_FILE = "/etc/audit/rules.d/60-hdh-anssi.rules"
 
@@ -24,6 +26,18 @@ def both_abis(rules: list[str]) -> list[str]:
     return out
 
 
+def expand_programs(rules: list[str], programs: list[str], done: list[str]) -> list[str]:
+    """A rule with `{path}` becomes one rule per program, skipping rules already in `done`
+    (sudo's has its own group under R33): one rule per program, no duplicate."""
+    out: list[str] = []
+    for rule in rules:
+        if "{path}" not in rule:
+            out.append(rule)
+            continue
+        out += [r for p in programs if (r := rule.format(path=p)) not in done and r not in out]
+    return out
+
+
 @deploy("auditd (R33 R73)")
 def audit_rules() -> None:
     controls = by_control("audit")
@@ -38,11 +52,13 @@ def audit_rules() -> None:
         ops.unit_running(name="R73 auditd enabled and running", unit="auditd.service")
     lines = ["## Managed by hdh hardening (ANSSI BP-028): do not edit."]
     immutable: list[str] = []
+    programs = host.get_fact(PrivilegedPrograms)
     for rnum, groups in controls.items():
         for group, rules in groups.items():
             target = immutable if group == "immutable" else lines
             target.append(f"## {rnum} {group}")
-            target.extend(both_abis([str(r) for r in rules]))  # type: ignore[attr-defined]
+            rules = expand_programs([str(r) for r in rules], programs, lines)  # type: ignore[attr-defined]
+            target.extend(both_abis(rules))
     # `-e 2` must come last: once loaded, rules cannot change until the next boot.
     ops.validated_file(
         name=f"{rnums} audit rules (augenrules --load)",

@@ -25,6 +25,36 @@ class HostKind(FactBase[str]):
         return value if value in ("container", "vm", "none") else "unknown"
 
 
+# Filesystems that cannot hold a program of the system (kernel interfaces, memory-only mounts).
+_PSEUDO_FS = (
+    "proc,sysfs,devtmpfs,tmpfs,devpts,cgroup,cgroup2,mqueue,securityfs,pstore,bpf,debugfs,"
+    "tracefs,configfs,fusectl,hugetlbfs,autofs,binfmt_misc,efivarfs,ramfs,rpc_pipefs,nsfs"
+)
+PRIVILEGED_PROGRAMS_COMMAND = (
+    # Every mount where a setuid/setgid program can run (neither nosuid nor noexec), then the
+    # setuid/setgid regular files on each, not crossing into other mounts.
+    "findmnt -rn -o TARGET,OPTIONS -t "
+    + ",".join(f"no{fs}" for fs in _PSEUDO_FS.split(","))
+    + " | "
+    "awk '$2 !~ /(^|,)(nosuid|noexec)(,|$)/ {print $1}' | "
+    'while read -r m; do find "$(printf \'%b\' "$m")" -xdev -type f -perm /6000 -print; done | '
+    "sort -u"
+)
+
+
+class PrivilegedPrograms(FactBase[list[str]]):
+    """Setuid/setgid programs that can run: the files a `-F path=... -F perm=x` audit rule each
+    must cover (R73; SSG's audit_rules_privileged_commands counts them the same way)."""
+
+    default = list
+
+    def command(self) -> str:
+        return PRIVILEGED_PROGRAMS_COMMAND
+
+    def process(self, output: list[str]) -> list[str]:
+        return sorted({line.strip() for line in output if line.startswith("/")})
+
+
 class Accounts(FactBase[dict[str, dict[str, object]]]):
     """Local accounts from /etc/passwd: {name: {uid, gid, home, shell}}."""
 

@@ -103,6 +103,26 @@ def test_cli_bad_input_is_a_user_error(tmp_path: Path) -> None:
     assert err.value.exit_code == 2 and "cannot read inventory" in err.value.lines()[0]
 
 
+def test_cli_log_options_are_checked_before_connecting(tmp_path: Path) -> None:
+    from hdh.errors import InputError
+    from hdh.harden import log_data
+
+    inv = "out.json"
+    ca = tmp_path / "ca.pem"
+    with pytest.raises(InputError, match="expected HOST:PORT"):
+        log_data(harden_args("--inventory", inv, "--log-remote", "logs"))  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="give --log-remote"):
+        log_data(harden_args("--inventory", inv, "--log-remote-ca", str(ca)))  # type: ignore[arg-type]
+    args = harden_args("--inventory", inv, "--log-remote", "logs:6514", "--log-remote-ca", str(ca))
+    with pytest.raises(InputError, match=r"ca\.pem: cannot read"):
+        log_data(args)  # type: ignore[arg-type]
+    ca.write_text("not a certificate")
+    with pytest.raises(InputError, match="not a PEM certificate"):
+        log_data(args)  # type: ignore[arg-type]
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    assert log_data(args) == {"log_remote": "logs:6514", "log_remote_ca": str(ca.resolve())}  # type: ignore[arg-type]
+
+
 def test_cli_module_registers_harden() -> None:
     from hdh import harden
 

@@ -7,6 +7,7 @@ Session-scoped: the image is built (or found in the cache) and the hosts booted 
     testbed_inventory   -> Path of the pyinfra inventory (groups `containers`, `vms`)
     testbed_ssh_config  -> Path of the ssh config (`pytest --hosts=ssh://hdh-tb-c1 --ssh-config=`)
     ssg_baseline        -> scap.SsgBaseline: SSG's remediation (tailored intermediary), fresh twin
+    ssg_baseline_enhanced -> the same for the tailored enhanced profile, on a twin of its own
                            container outside the main inventory, scores before/after (~80 s)
     ssh_run             -> callable(host, command, tty=False) -> CompletedProcess, over SSH like
                            any client; tty=True for sudo once BP-028 sets `Defaults requiretty`
@@ -112,3 +113,8 @@ def ssh_run() -> SshRun:
 def ssg_baseline(testbed_session: None) -> scap.SsgBaseline:
     # Judged on our tailored profile (its fix generated from it), scanned with the stock one too.
     return scap.ssg_baseline(scap.INTERMEDIARY_HDH, also=(scap.INTERMEDIARY,))
+
+
+@pytest.fixture(scope="session")
+def ssg_baseline_enhanced(testbed_session: None) -> scap.SsgBaseline:
+    return scap.ssg_baseline(scap.ENHANCED_HDH, twin=f"{testbed.prefix()}t", also=(scap.ENHANCED,))
