@@ -90,6 +90,7 @@ def _kv(path: str, key: str, value: object, sep: str = " = ", name: str = "") ->
         path=path,
         line=rf"^[#[:space:]]*{key}([[:space:]]|=|$)",
         replace=f"{key}{sep}{value}",
+        extended_regex=True,  # the alternation above is ERE: in grep's BRE it never matched
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import OperationError, deploy
+from pyinfra.operations import files
 
 from hardening import ops
 from hardening.common import level, settings
@@ -16,6 +17,7 @@ RSYSLOG_DROP_IN = "/etc/rsyslog.d/00-hdh-anssi.conf"
 
 
 CA_FILE = "/etc/ssl/hdh-log-ca.pem"
+LOGROTATE_CONF = "/etc/logrotate.conf"
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,20 @@ def logging_system() -> None:
         activate="systemctl restart rsyslog.service",
     )
     ops.unit_running(name="R71 rsyslog enabled and running", unit="rsyslog.service")
+    if "logrotate.frequency" in s:
+        # Rotation period and count in the main file (the per-log files keep their own).
+        frequency, keep = s["logrotate.frequency"].value, s["logrotate.rotate"].value
+        files.line(
+            name=f"R71 logrotate {frequency}",
+            path=LOGROTATE_CONF,
+            line=r"^[[:space:]]*(daily|weekly|monthly|yearly)[[:space:]]*$",
+            replace=str(frequency),
+            extended_regex=True,
+        )
+        files.line(
+            name=f"R71 logrotate keeps {keep} rotations",
+            path=LOGROTATE_CONF,
+            line=r"^[[:space:]]*rotate[[:space:]]+[0-9]+[[:space:]]*$",
+            replace=f"rotate {keep}",
+            extended_regex=True,
+        )

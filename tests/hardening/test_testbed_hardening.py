@@ -69,14 +69,14 @@ def assert_forwarded(ssh_run: Any, h: TestHost, timeout: float = 60.0) -> None:
     """`logger` on the host; the message must arrive at the testbed's log collector, which
     speaks TLS only and is trusted through the CA the hardening installed (logsink.py)."""
     assert h.log_file is not None, f"{h.name}: no log collector"
-    token = f"hdh-probe-{os.urandom(6).hex()}"
-    sh(ssh_run, h, f"logger -t hdh-check {token}")
+    message = f"hdh-check: hdh-probe-{os.urandom(6).hex()}"  # sudo's own log line has no colon
+    sh(ssh_run, h, f"logger -t {message}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if token in h.log_file.read_text(errors="replace"):
+        if message in h.log_file.read_text(errors="replace"):
             return
         time.sleep(0.5)
-    raise AssertionError(f"{h.name}: {token} not at the log host after {timeout:.0f} s")
+    raise AssertionError(f"{h.name}: {message!r} not at the log host after {timeout:.0f} s")
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,16 @@ def test_containers_converge_then_change_nothing(
     assert "10250" in sh(ssh_run, c2, "nft list table inet hdh_filter")  # k8s-node deviation
     for h in (c1, c2):  # R71: a message logged on the host reaches its log host, over TLS
         assert_forwarded(ssh_run, h)
+    # ... and only to the log host its certificate names: another permitted name, nothing sent.
+    conf = "/etc/rsyslog.d/00-hdh-anssi.conf"
+    sh(ssh_run, c2, f'sed -i \'s/PermittedPeers="[^"]*"/PermittedPeers="other.test"/\' {conf}')
+    sh(ssh_run, c2, "systemctl restart rsyslog")
+    with pytest.raises(AssertionError, match="not at the log host"):
+        assert_forwarded(ssh_run, c2, timeout=10)
+    assert "peer name not authorized" in sh(ssh_run, c2, "journalctl -u rsyslog -n 50 -q")
+    (fixed,) = timed("containers: logging area, drifted", [c2.pyinfra_host(role2)], ["logging"])
+    assert fixed.error is None and len(fixed.changed) == 1, (fixed.error, fixed.changed)
+    assert_forwarded(ssh_run, c2)
 
     start = time.monotonic()
     for h, role in fleet:

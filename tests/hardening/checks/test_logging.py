@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -39,6 +40,18 @@ def test_r71_log_forwarding(host: Any, expect: Any, request: pytest.FixtureReque
         ca = host.file("/etc/ssl/hdh-log-ca.pem")
         assert ca.exists and "BEGIN CERTIFICATE" in ca.content_string
         assert 'global(DefaultNetstreamDriverCAFile="/etc/ssl/hdh-log-ca.pem")' in conf
+
+
+def test_r71_logrotate(host: Any, expect: Any) -> None:
+    frequency, keep = (
+        expect("logging", "logrotate.frequency"),
+        expect("logging", "logrotate.rotate"),
+    )
+    conf = host.file("/etc/logrotate.conf").content_string
+    periods = re.findall(r"^\s*(daily|weekly|monthly|yearly)\s*$", conf, re.M)
+    assert periods == [frequency], periods
+    assert re.findall(r"^\s*rotate\s+(\d+)\s*$", conf, re.M) == [str(keep)]
+    assert host.run("logrotate --debug /etc/logrotate.conf").rc == 0
 
 
 def test_r71_chrony_sources(host: Any, expect: Any) -> None:

@@ -50,13 +50,19 @@ def paths(rnum: str) -> list[str]:
     )
 
 
-def check_perms(host: Any, expect: Any, path: str) -> None:
-    owner, group, mode = str(expect("permissions", path)).split(":")
-    f = host.file(path)
-    if not f.exists:
-        pytest.skip(f"{path} does not exist on this host")
-    assert (f.user, f.group) == (owner, group), f"{path} is {f.user}:{f.group}"
-    assert f.mode == int(mode, 8), f"{path} mode {oct(f.mode)}, want {mode}"
+def check_perms(host: Any, expect: Any, key: str) -> None:
+    owner, group, mode = str(expect("permissions", key)).split(":")
+    found = [key]
+    if "*" in key:  # every file the glob matches on the host
+        found = host.run(f'for f in {key}; do [ -e "$f" ] && echo "$f"; done; true').stdout.split()
+    for path in found:
+        f = host.file(path)
+        if not f.exists:
+            pytest.skip(f"{path} does not exist on this host")
+        assert (f.user, f.group) == (owner, group), f"{path} is {f.user}:{f.group}"
+        assert f.mode == int(mode, 8), f"{path} mode {oct(f.mode)}, want {mode}"
+    if not found:
+        pytest.skip(f"nothing matches {key} on this host")
 
 
 @pytest.mark.parametrize("path", paths("R50"))
