@@ -163,6 +163,17 @@ def test_containers_converge_then_change_nothing(
     (OUT / "timings.json").write_text(json.dumps(TIMINGS, indent=1) + "\n")
 
 
+def test_enhanced_refuses_forwarding_in_clear(fleet: list[tuple[TestHost, str]]) -> None:
+    """A log host without its CA on an enhanced host: a clear error naming the host, the step and
+    the missing host data, before any operation runs (nothing half-applied)."""
+    (c1, role), _ = fleet
+    name, hdata = c1.pyinfra_host(role)
+    (r,) = harden_hosts([(name, {**hdata, "log_remote_ca": None})])
+    assert r.error is not None and r.error.startswith(f"{c1.name}: step prepare, "), r.error
+    assert "log_remote_ca missing" in r.error and "enhanced" in r.error, r.error
+    assert r.changed == []  # the operations planned before the logging area never ran
+
+
 def test_a_killed_run_converges_on_the_next(testbed_session: None, tmp_path: Path) -> None:
     """`hdh harden` killed (SIGKILL, its SSH connections cut) right after it rewrote the sshd
     drop-in, with the areas after it not done: the deploy user still gets in, the next run
