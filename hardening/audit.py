@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pyinfra import host
-from pyinfra.api import deploy
+from pyinfra.api import deploy, operation
 
 from hardening import ops
 from hardening.common import by_control
@@ -50,6 +50,30 @@ def audit_rules() -> None:
         )
     else:
         ops.unit_running(name="R73 auditd enabled and running", unit="auditd.service")
+    # `-e 2` must come last: once loaded, rules cannot change until the next boot.
+    rules_file(
+        name=f"{rnums} audit rules (augenrules --load)",
+        path=RULES_FILE,
+        controls={r: {g: [str(x) for x in v] for g, v in gs.items()} for r, gs in controls.items()},  # type: ignore[attr-defined]
+        # In a container the rules are written (the host's configuration) but cannot be loaded.
+        activate=None if container else "augenrules --load",
+    )
+
+
+@operation()
+def rules_file(
+    path: str, controls: dict[str, dict[str, list[str]]], activate: str | None
+) -> ops.Commands:
+    """
+    Write the audit rules file: groups by R-number, both syscall ABIs, one rule per setuid/setgid
+    program, the immutable flag last; then load it (``activate``).
+
+    + path: rules file under /etc/audit/rules.d
+    + controls: {R-number: {group: [rule lines]}}; a line with ``{path}`` is one per program
+    + activate: the command loading the rules (None where they cannot be loaded)
+
+    Programs are listed when the operation runs, after the areas before it (R57 removes bits).
+    """
     lines = ["## Managed by hdh hardening (ANSSI BP-028): do not edit."]
     immutable: list[str] = []
     programs = host.get_fact(PrivilegedPrograms)
@@ -57,14 +81,7 @@ def audit_rules() -> None:
         for group, rules in groups.items():
             target = immutable if group == "immutable" else lines
             target.append(f"## {rnum} {group}")
-            rules = expand_programs([str(r) for r in rules], programs, lines)  # type: ignore[attr-defined]
-            target.extend(both_abis(rules))
-    # `-e 2` must come last: once loaded, rules cannot change until the next boot.
-    ops.validated_file(
-        name=f"{rnums} audit rules (augenrules --load)",
-        path=RULES_FILE,
-        content="\n".join(lines + immutable) + "\n",
-        mode="0640",
-        # In a container the rules are written (the host's configuration) but cannot be loaded.
-        activate=None if container else "augenrules --load",
+            target.extend(both_abis(expand_programs(rules, programs, lines)))
+    yield from ops.validated_file._inner(
+        path=path, content="\n".join(lines + immutable) + "\n", mode="0640", activate=activate
     )

@@ -1,9 +1,11 @@
-"""sudo: ANSSI BP-028 R38 (dedicated group) and R39 (Defaults), validated with visudo."""
+"""sudo and setuid programs: ANSSI BP-028 R38 (dedicated group), R39 (Defaults, validated
+with visudo), R57 (setuid/setgid bits removed from tools only root uses)."""
 
 from __future__ import annotations
 
 from pyinfra import host
 from pyinfra.api import OperationError, deploy
+from pyinfra.facts.files import File
 
 from hardening import ops
 from hardening.common import by_control, deploy_user
@@ -12,7 +14,7 @@ from hardening.facts import UserGroups
 DROP_IN = "/etc/sudoers.d/00-hdh-anssi"  # no dot: sudo skips files with one (and our .hdh-new)
 
 
-@deploy("sudo (R33 R38 R39)")
+@deploy("sudo and setuid programs (R33 R38 R39 R57)")
 def sudo_policy() -> None:
     c = by_control("sudo")
     user = deploy_user()
@@ -46,4 +48,17 @@ def sudo_policy() -> None:
             user="root",
             group=str(group),
             mode="4750",
+        )
+    # R57 here, before the audit area: its one-rule-per-setuid-program list sees the result.
+    for path, spec in c.get("R57", {}).items():
+        owner, group, mode = str(spec).split(":")
+        if not host.get_fact(File, path=path):
+            ops.skipped(name=f"R57 {path}", reason=f"{path} is not installed")
+            continue
+        ops.statoverride(
+            name=f"R57 {path} {owner}:{group} {mode} (no setuid/setgid)",
+            path=path,
+            user=owner,
+            group=group,
+            mode=mode,
         )

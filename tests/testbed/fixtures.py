@@ -117,4 +117,4 @@ def ssg_baseline(testbed_session: None) -> scap.SsgBaseline:
 
 @pytest.fixture(scope="session")
 def ssg_baseline_enhanced(testbed_session: None) -> scap.SsgBaseline:
-    return scap.ssg_baseline(scap.ENHANCED_HDH, twin=f"{testbed.prefix()}t", also=(scap.ENHANCED,))
+    return scap.ssg_baseline(scap.ENHANCED_HDH, twin=f"{testbed.prefix()}es", also=(scap.ENHANCED,))

@@ -116,7 +116,8 @@ def test_up_is_idempotent_and_down_leaves_nothing(
     monkeypatch.setenv("HDH_TESTBED_STATE", str(tmp_path / "state"))
     first = testbed.up(containers=1)
     procs = [(p.pid, p.start) for h in load().values() for p in h.procs]
-    assert first[0].name == "hdh-tbt-c1" and len(procs) == 4  # nspawn, init, 2 forwarders
+    # nspawn, init, 2 forwarders, the log collector
+    assert first[0].name == "hdh-tbt-c1" and len(procs) == 5
     again = testbed.up(containers=1)
     assert again == first
     assert [(p.pid, p.start) for h in load().values() for p in h.procs] == procs

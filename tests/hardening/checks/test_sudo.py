@@ -88,3 +88,22 @@ def test_r44_no_editor_through_sudo(rules: list[tuple[str, str, str]]) -> None:
             if words and words[0].rsplit("/", 1)[-1] in EDITORS:
                 bad.append((user, cmd.strip()))
     assert not bad, f"editors run through sudo (use sudoedit): {bad}"
+
+
+def r57_paths() -> list[str]:
+    from hardening import data
+
+    return sorted(s.key for s in data.baseline("sudo", "high").values() if s.control == "R57")
+
+
+@pytest.mark.parametrize("path", r57_paths())
+def test_r57_no_setuid_on_admin_tools(host: Any, expect: Any, path: str) -> None:
+    owner, group, mode = str(expect("sudo", path)).split(":")
+    f = host.file(path)
+    if not f.exists:
+        pytest.skip(f"{path} is not installed")
+    assert (f.user, f.group, f.mode) == (owner, group, int(mode, 8)), (f.user, f.group, f.mode)
+    assert not f.mode & 0o6000, f"{path} still setuid/setgid"
+    # Pinned for dpkg: a package upgrade puts the same mode back, not the packaged bits.
+    pinned = host.run(f"dpkg-statoverride --list {path}").stdout.split()
+    assert pinned[:3] == [owner, group, mode.lstrip("0")], pinned
