@@ -141,6 +141,18 @@ def test_containers_converge_then_change_nothing(
         assert fresh.returncode == 0 and fresh.stdout.strip() == "root", fresh.stderr
     assert sh(ssh_run, c1, "stat -c %G:%a /usr/bin/sudo").strip() == "sudo:4750"  # R38 bastion
     assert "10250" in sh(ssh_run, c2, "nft list table inet hdh_filter")  # k8s-node deviation
+    # R55: a user's session gets a /tmp and /var/tmp of its own; the shared ones do not see it.
+    sh(ssh_run, c1, "id hdhr55 >/dev/null 2>&1 || useradd -m -s /bin/bash hdhr55")
+    sh(ssh_run, c1, "su -l hdhr55 -c 'echo x > /tmp/r55 && echo x > /var/tmp/r55'")
+    seen = sh(
+        ssh_run,
+        c1,
+        "ls /tmp/r55 /var/tmp/r55 /tmp/.inst/hdhr55/r55 /var/tmp/.inst/hdhr55/r55 2>&1; true",
+    )
+    assert "/tmp/.inst/hdhr55/r55\n" in seen and "/var/tmp/.inst/hdhr55/r55\n" in seen, seen
+    assert "ls: cannot access '/tmp/r55'" in seen and "'/var/tmp/r55'" in seen, seen
+    left = "/tmp/.inst/hdhr55 /var/tmp/.inst/hdhr55 /var/log/faillock/hdhr55"
+    sh(ssh_run, c1, f"userdel -r hdhr55 2>/dev/null; rm -rf {left}")
     for h in (c1, c2):  # R71: a message logged on the host reaches its log host, over TLS
         assert_forwarded(ssh_run, h)
     # ... and only to the log host its certificate names: another permitted name, nothing sent.
