@@ -114,19 +114,22 @@ def test_up_is_idempotent_and_down_leaves_nothing(
     # A second, separate testbed (own names, own state) so the session's hosts are not touched.
     monkeypatch.setenv("HDH_TESTBED_NAME", "hdh-tbt")
     monkeypatch.setenv("HDH_TESTBED_STATE", str(tmp_path / "state"))
-    first = testbed.up(containers=1)
-    procs = [(p.pid, p.start) for h in load().values() for p in h.procs]
-    # nspawn, init, 2 forwarders, the log collector
-    assert first[0].name == "hdh-tbt-c1" and len(procs) == 5
-    again = testbed.up(containers=1)
-    assert again == first
-    assert [(p.pid, p.start) for h in load().values() for p in h.procs] == procs
+    try:
+        first = testbed.up(containers=1)
+        procs = [(p.pid, p.start) for h in load().values() for p in h.procs]
+        # nspawn, init, 2 forwarders, the log collector
+        assert first[0].name == "hdh-tbt-c1" and len(procs) == 5
+        again = testbed.up(containers=1)
+        assert again == first
+        assert [(p.pid, p.start) for h in load().values() for p in h.procs] == procs
 
-    assert testbed.down() == ["hdh-tbt-c1"]
-    assert not any(alive(pid, start) for pid, start in procs)
-    assert not Path("/run/netns/hdh-tbt-c1").exists()
-    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["lock"]
-    assert testbed.status() == [] and testbed.down() == []
+        assert testbed.down() == ["hdh-tbt-c1"]
+        assert not any(alive(pid, start) for pid, start in procs)
+        assert not Path("/run/netns/hdh-tbt-c1").exists()
+        assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["lock"]
+        assert testbed.status() == [] and testbed.down() == []
+    finally:
+        testbed.down()  # a failed assertion must not leave the host running (idempotent)
 
 
 def test_openscap_scan_of_a_container(testbed_containers: list[TestHost], tmp_path: Path) -> None:
