@@ -55,15 +55,20 @@ class PrivilegedPrograms(FactBase[list[str]]):
         return sorted({line.strip() for line in output if line.startswith("/")})
 
 
+def glob_command(pattern: str) -> str:
+    """A shell command printing the existing paths that match `pattern`, one per line."""
+    if not pattern.startswith("/") or any(c in pattern for c in " '\"$`;&|<>\\\n"):
+        raise ValueError(f"unsafe glob pattern: {pattern!r}")
+    return f'for f in {pattern}; do [ -e "$f" ] && echo "$f"; done; true'
+
+
 class Glob(FactBase[list[str]]):
     """Paths matching a shell glob (`/boot/System.map-*`), sorted; none: an empty list."""
 
     default = list
 
     def command(self, pattern: str) -> str:
-        if not pattern.startswith("/") or any(c in pattern for c in " '\"$`;&|<>\\\n"):
-            raise ValueError(f"unsafe glob pattern: {pattern!r}")
-        return f'for f in {pattern}; do [ -e "$f" ] && echo "$f"; done; true'
+        return glob_command(pattern)
 
     def process(self, output: list[str]) -> list[str]:
         return sorted(line for line in output if line.startswith("/"))

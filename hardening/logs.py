@@ -32,26 +32,41 @@ class Remote:
     peer: str
 
 
+def parse_remote(value: str) -> tuple[str, int]:
+    """ "host:port" -> (host, port); ValueError naming the expected form."""
+    target, _, port = value.rpartition(":")
+    if not target or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return target, int(port)
+
+
+def read_ca(path: str | Path) -> str:
+    """The log host's CA certificate (PEM text); ValueError when unreadable or not PEM."""
+    try:
+        pem = Path(path).read_text()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror}") from None
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise ValueError(f"{path}: not a PEM certificate")
+    return pem
+
+
 def remote_target() -> Remote | None:
     """The host's log forwarding from its host data, None when no log host is configured."""
     value = host.data.get("log_remote")
     if not value:
         return None
-    target, _, port = str(value).rpartition(":")
-    if not target or not port.isdigit():
-        raise OperationError(f"host data log_remote must be host:port, got {value!r}")
-    ca_pem = None
-    ca = host.data.get("log_remote_ca")
+    try:
+        target, port = parse_remote(str(value))
+    except ValueError as exc:
+        raise OperationError(f"host data log_remote: {exc}") from None
+    ca, ca_pem = host.data.get("log_remote_ca"), None
     if ca:
         try:
-            ca_pem = Path(str(ca)).read_text()
-        except OSError as exc:
-            raise OperationError(
-                f"host data log_remote_ca: cannot read {ca}: {exc.strerror}"
-            ) from None
-        if "-----BEGIN CERTIFICATE-----" not in ca_pem:
-            raise OperationError(f"host data log_remote_ca: {ca} is not a PEM certificate")
-    return Remote(target, int(port), ca_pem, str(host.data.get("log_remote_name") or target))
+            ca_pem = read_ca(str(ca))
+        except ValueError as exc:
+            raise OperationError(f"host data log_remote_ca: {exc}") from None
+    return Remote(target, port, ca_pem, str(host.data.get("log_remote_name") or target))
 
 
 def rsyslog_config(s: dict, remote: Remote | None) -> str:

@@ -63,23 +63,23 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def log_data(args: argparse.Namespace) -> dict[str, str]:
     """Host data for R71 forwarding from the --log-* options, checked before any connection."""
+    from hardening.logs import parse_remote, read_ca
     from hdh.errors import InputError
 
     out: dict[str, str] = {}
     if args.log_remote:
-        target, _, port = args.log_remote.rpartition(":")
-        if not target or not port.isdigit():
-            raise InputError(f"--log-remote: expected HOST:PORT, got {args.log_remote!r}")
+        try:
+            parse_remote(args.log_remote)
+        except ValueError as exc:
+            raise InputError(f"--log-remote: {exc}") from None
         out["log_remote"] = args.log_remote
     elif args.log_remote_ca or args.log_remote_name:
         raise InputError("--log-remote-ca/--log-remote-name: give --log-remote HOST:PORT too")
     if args.log_remote_ca:
         try:
-            pem = args.log_remote_ca.read_text()
-        except OSError as exc:
-            raise InputError(f"{args.log_remote_ca}: cannot read: {exc.strerror}") from None
-        if "-----BEGIN CERTIFICATE-----" not in pem:
-            raise InputError(f"{args.log_remote_ca}: not a PEM certificate (--log-remote-ca)")
+            read_ca(args.log_remote_ca)
+        except ValueError as exc:
+            raise InputError(f"--log-remote-ca: {exc}") from None
         out["log_remote_ca"] = str(args.log_remote_ca.resolve())
     if args.log_remote_name:
         out["log_remote_name"] = args.log_remote_name

@@ -60,34 +60,25 @@ def ensure_pki() -> Path:
     with locked(d / "lock"):
         if (d / "server.pem").exists() and ca_path().exists():
             return d
-        now = datetime.datetime.now(datetime.UTC)
         ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hdh testbed log CA")])
-        ca = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name)
-            .issuer_name(ca_name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_key_usage(), critical=True)
-            .sign(ca_key, hashes.SHA256())
-        )
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAME)]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(NAME)]), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hdh testbed log CA")])
+        ca = _certificate(
+            ca_name,
+            ca_key.public_key(),
+            ca_name,
+            ca_key,
+            (x509.BasicConstraints(ca=True, path_length=0), True),
+            (_key_usage(), True),
+        )
+        cert = _certificate(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAME)]),
+            key.public_key(),
+            ca_name,
+            ca_key,
+            (x509.SubjectAlternativeName([x509.DNSName(NAME)]), False),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+            (x509.BasicConstraints(ca=False, path_length=None), True),
         )
         pem = serialization.Encoding.PEM
         key_pem = key.private_bytes(
@@ -98,6 +89,29 @@ def ensure_pki() -> Path:
         _write(d / "server.pem", cert.public_bytes(pem), 0o644)
         _write(ca_path(), ca.public_bytes(pem), 0o644)  # last: marks the PKI complete
         return d
+
+
+def _certificate(
+    subject: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    issuer: x509.Name,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *extensions: tuple[x509.ExtensionType, bool],
+) -> x509.Certificate:
+    """A certificate valid from yesterday for ten years, with (extension, critical) pairs."""
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(issuer_key, hashes.SHA256())
 
 
 def _write(path: Path, content: bytes, mode: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hardening import data
-from hardening.facts import OpenHomeFiles
+from hardening.facts import OpenHomeFiles, glob_command
 
 LOCAL = "findmnt -rn -o TARGET -t ext2,ext3,ext4,xfs,btrfs,tmpfs,overlay"
 # setuid/setgid files Debian 12 ships in the packages of our image (R56 allow-list).
@@ -54,7 +54,7 @@ def check_perms(host: Any, expect: Any, key: str) -> None:
     owner, group, mode = str(expect("permissions", key)).split(":")
     found = [key]
     if "*" in key:  # every file the glob matches on the host
-        found = host.run(f'for f in {key}; do [ -e "$f" ] && echo "$f"; done; true').stdout.split()
+        found = host.run(glob_command(key)).stdout.split()
     for path in found:
         f = host.file(path)
         if not f.exists:
