@@ -1,5 +1,5 @@
 """Entry point of the Pulumi project (Pulumi.yaml at the repository root)."""
 
-from hdh.program import run
+from components.program import run
 
 run()

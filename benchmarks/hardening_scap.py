@@ -22,11 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import testbed
 from benchmarks import Row, timed
 from hardening import tailoring
 from hardening.run import HostResult, harden_hosts
-from hdh import testbed
-from hdh.testbed import scap, scap_report
+from testbed import scap, scap_report
 
 
 def _changes(results: list[HostResult]) -> str:

@@ -19,10 +19,8 @@ import time
 from pathlib import Path
 
 from hdh.engine import ThrowawayProject
-from hdh.localcloud import cloud, daemons
-from hdh.localcloud.paths import Layout, state_dir
-
-ROOT = Path(__file__).resolve().parents[1]
+from localcloud import cloud, daemons
+from localcloud.paths import Layout, state_dir
 
 
 def cloud_memory_mib() -> dict[str, int]:

@@ -14,9 +14,8 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from ground.paths import ROOT
 
 CHILD = """
 import json, resource, sys, time

@@ -13,9 +13,8 @@ import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from ground.paths import ROOT
 
 CHILD = """
 import json, sys, time

@@ -22,7 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from ground.paths import ROOT
+
 HDH = ROOT / ".venv" / "bin" / "hdh"
 # The same CLI main with only the policy command: used when another command's module keeps
 # `hdh` from starting (a capability still being built), and reported as such.
@@ -32,12 +33,9 @@ FALLBACK = (
 
 
 def export_of(plan_json: dict[str, Any], size: int) -> dict[str, Any]:
-    from hdh.plan import PlanMocks
-
-    mocks: Any = type("M", (), {"cfg": type("C", (), {"stack": plan_json["stack"]})})()
     base = []
     for r in plan_json["resources"]:
-        rid = PlanMocks.resource_id(mocks, r["type"], r["name"]) if r["custom"] else ""
+        rid = r["id"]
         base.append(
             {
                 "urn": r["urn"],

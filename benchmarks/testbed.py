@@ -19,9 +19,9 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
+import testbed
 from benchmarks import Row, timed
-from hdh import testbed
-from hdh.testbed import scap
+from testbed import scap
 
 
 def main() -> int:

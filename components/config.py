@@ -14,8 +14,8 @@ from pydantic import Field, ValidationError
 
 from components.model import Model, translate
 from components.profile import Profile, Role, load_profile
-from hdh import ROOT
-from hdh.errors import ConfigError, ConfigErrors
+from ground.errors import ConfigError, ConfigErrors
+from ground.paths import ROOT
 
 STACK_DIR = ROOT / "stacks"
 DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"

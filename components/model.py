@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-from hdh.errors import ConfigError
+from ground.errors import ConfigError
 
 
 class Model(BaseModel):

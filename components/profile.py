@@ -10,8 +10,8 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from components.model import Model, translate
-from hdh import ROOT
-from hdh.errors import ConfigError, ConfigErrors
+from ground.errors import ConfigError, ConfigErrors
+from ground.paths import ROOT
 
 PROFILE_DIR = ROOT / "stacks" / "profiles"
 ROLES = ("bastion", "services", "data", "workspace", "k8s-control", "k8s-worker")

@@ -11,9 +11,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ground.paths import ROOT
 from hardening import data
 
-ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ROOT / "tests" / "hardening" / "checks"
 TARGET = Path(__file__).parent / "COVERAGE.md"
 # Data area -> the deploy module that applies it.

@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
+from ground.errors import ConfigError, ConfigErrors, InputError
 from hardening import data
 from hardening.run import HostSpec
-from hdh.errors import ConfigError, ConfigErrors, InputError
 
 BASTION = "bastion"
 # The platform names hosts by what they do (components/platform.py, k8s_cluster.py); hardening by

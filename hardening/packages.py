@@ -9,7 +9,7 @@ from hardening import ops
 from hardening.common import by_control
 
 # What the other areas need. Hosts have no network when they are hardened: these must be in
-# the image (hdh/testbed/packages.txt for the testbed), so on a prepared host this is a no-op.
+# the image (testbed/packages.txt for the testbed), so on a prepared host this is a no-op.
 REQUIRED = [
     "sudo",
     "nftables",

@@ -9,6 +9,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 
+from ground.errors import HdhError
 from hardening import (
     accounts,
     audit,
@@ -26,7 +27,6 @@ from hardening import (
     sudo,
     timesync,
 )
-from hdh.errors import HdhError
 
 
 class StepError(HdhError):

@@ -15,9 +15,9 @@ from pyinfra.api.deploy import add_deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operations import run_ops
 
+from ground.errors import HdhError
 from hardening import roles
 from hardening.facts import HostKind
-from hdh.errors import HdhError
 
 log = logging.getLogger(__name__)
 

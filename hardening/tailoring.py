@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from ground.errors import HdhError
+from ground.paths import ROOT
 from hardening import data
 from hardening.explanations import Explanation
-from hdh.errors import HdhError
 
 FILE = "scap_tailoring"
 PATH = f"hardening/data/{FILE}.yaml"
-ROOT = Path(__file__).resolve().parents[1]  # the repository: `checked_by` paths are relative to it
 XCCDF_NS = "http://checklists.nist.gov/xccdf/1.2"
 X = f"{{{XCCDF_NS}}}"
 SSG_PROFILE = "xccdf_org.ssgproject.content_profile_"

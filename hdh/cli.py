@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hdh.errors import HdhError
+from ground.errors import HdhError
 
 # Each command lives in its own module exposing add_parser(subparsers) and run(args) -> int.
 # A module that is not there yet (a capability still being built) is simply not offered.

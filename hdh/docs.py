@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from hdh import ROOT
+from ground.paths import ROOT
 
 BEGIN, END = "<!-- config-table:begin -->", "<!-- config-table:end -->"
 

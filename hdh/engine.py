@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from hdh import ROOT
-from hdh.errors import HdhError
+from ground.errors import HdhError
+from ground.paths import ROOT
 
 log = logging.getLogger(__name__)
 DEFAULT_STATE = ROOT / ".state"  # git-ignored: the default file:// backend of a clone
@@ -23,7 +23,7 @@ DEFAULT_STATE = ROOT / ".state"  # git-ignored: the default file:// backend of a
 ALLOWED_BACKENDS = ("file://", "s3://")
 # What a throwaway copy of the project needs to run the program and the pack.
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "pyproject.toml", "uv.lock", "README.md")
-PROJECT_DIRS = ("components", "hdh", "policies", "hardening")
+PROJECT_DIRS = ("ground", "components", "policies", "hardening")
 
 
 class EngineError(HdhError):

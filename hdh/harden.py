@@ -63,8 +63,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def log_data(args: argparse.Namespace) -> dict[str, str]:
     """Host data for R71 forwarding from the --log-* options, checked before any connection."""
+    from ground.errors import InputError
     from hardening.logs import parse_remote, read_ca
-    from hdh.errors import InputError
 
     out: dict[str, str] = {}
     if args.log_remote:

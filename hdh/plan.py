@@ -40,6 +40,7 @@ class PlannedResource:
     provider: str  # "<provider urn>::<id>", as in a stack export
     custom: bool
     inputs: dict[str, Any]
+    id: str = ""  # the id the plan gave a custom resource (references to it resolve by id)
     dependencies: list[str] = field(default_factory=list)  # URNs it waits for (inputs + dependsOn)
 
 
@@ -190,6 +191,7 @@ class RecordingMonitor(MockMonitor):
                 provider=provider,
                 custom=bool(request.custom),
                 inputs={},
+                id=rid,
                 dependencies=list(request.dependencies),
             )
         )
@@ -300,7 +302,7 @@ def _run(
     secrets: set[str],
     progress: Callable[[int], None] | None,
 ) -> Plan:
-    from hdh.program import run  # the very program `pulumi up` runs
+    from components.program import run  # the very program `pulumi up` runs
 
     start = time.perf_counter()
     _skip_source_positions()

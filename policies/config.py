@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import yaml
 
 from components.profile import available_profiles, load_profile
-from hdh import ROOT
+from ground.paths import ROOT
 
 
 @cache

@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Callable
 
-from hdh import ROOT
+from ground.paths import ROOT
 from policies.config import DESCRIPTIONS, defaults
 from policies.controls import CONTROLS
 from policies.pack import rules

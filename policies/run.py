@@ -14,7 +14,6 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from pulumi_policy import (
@@ -28,7 +27,7 @@ from pulumi_policy import (
 from pulumi_policy.policy import PolicyCustomTimeouts
 from pulumi_policy.proxy import UnknownValueError
 
-from hdh.errors import InputError
+from ground.errors import InputError
 from policies.config import DESCRIPTIONS
 from policies.pack import POLICIES, RULES
 from policies.rule import SECRET, SECRET_SIG, SIG_KEY, Rule
@@ -156,19 +155,22 @@ def records(doc: Any) -> tuple[str, list[Record]]:
 
 
 def from_plan(doc: Mapping[str, Any]) -> list[Record]:
-    """The credential-free plan (hdh plan --json, or Plan.to_json())."""
-    from hdh.plan import PlanMocks  # the ids the plan's mocks gave: references resolve by id
-
-    mocks: Any = SimpleNamespace(cfg=SimpleNamespace(stack=doc["stack"]))
-    out = []
-    for r in doc["resources"]:
-        rid = PlanMocks.resource_id(mocks, r["type"], r["name"]) if r["custom"] else ""
-        out.append(
-            Record(
-                r["urn"], r["type"], r["name"], r["inputs"], None, r["provider"], r["parent"], rid
-            )
+    """The credential-free plan (hdh plan --json, or Plan.to_json()): ids as the plan gave them."""
+    if not isinstance(doc["stack"], str):
+        raise InputError("plan: stack: expected a stack name")
+    return [
+        Record(
+            r["urn"],
+            r["type"],
+            r["name"],
+            r["inputs"],
+            None,
+            r["provider"],
+            r["parent"],
+            r.get("id") or "",
         )
-    return out
+        for r in doc["resources"]
+    ]
 
 
 def from_export(deployment: Mapping[str, Any]) -> list[Record]:

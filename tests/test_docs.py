@@ -1,6 +1,6 @@
 """The README stays true: its config table is the one Pulumi.yaml's schema generates."""
 
-from hdh import ROOT
+from ground.paths import ROOT
 from hdh.docs import render_readme
 
 

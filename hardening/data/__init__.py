@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from hdh.errors import ConfigError, ConfigErrors
+from ground.errors import ConfigError, ConfigErrors
 
 HERE = Path(__file__).parent
 LEVELS = ("minimal", "intermediary", "enhanced", "high")

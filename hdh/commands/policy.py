@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hdh.errors import InputError
+from ground.errors import InputError
 
 log = logging.getLogger(__name__)
 

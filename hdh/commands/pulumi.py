@@ -6,7 +6,7 @@ import argparse
 import subprocess
 from typing import Any
 
-from hdh import ROOT
+from ground.paths import ROOT
 from hdh.engine import environment
 
 

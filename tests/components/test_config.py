@@ -13,8 +13,8 @@ import yaml
 
 from components.config import Settings, available_stacks, load_stack, project_defaults
 from components.profile import available_profiles, load_profile
-from hdh import ROOT
-from hdh.errors import ConfigErrors
+from ground.errors import ConfigErrors
+from ground.paths import ROOT
 
 Edit = Callable[[dict[str, Any]], None]
 

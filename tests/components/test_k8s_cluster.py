@@ -15,8 +15,8 @@ from components.k8s_baseline import PLACEHOLDER_KUBECONFIG
 from components.k8s_cluster import TLS_PASSTHROUGH_TAG, api_client_cidrs, api_vip
 from components.keys import secret_id
 from components.kubeadm import CONF_DIR
-from hdh.errors import ConfigErrors
-from hdh.plan import Plan, PlanMocks, PlannedResource, plan_stack
+from ground.errors import ConfigErrors
+from hdh.plan import Plan, PlannedResource, plan_stack
 from tests.components.conftest import of_type, planned
 
 MAGNUM, KUBEADM = "scs-de", "ovh-sbg"
@@ -26,10 +26,6 @@ PORT = "openstack:networking/port:Port"
 INSTANCE = "openstack:compute/instance:Instance"
 TEMPLATE = "openstack:containerinfra/clusterTemplate:ClusterTemplate"
 CLUSTER = "openstack:containerinfra/cluster:Cluster"
-
-
-def _id(plan: Plan, r: PlannedResource) -> str:
-    return PlanMocks(load_stack(plan.stack)).resource_id(r.type, r.name)
 
 
 def _named(plan: Plan, name: str) -> PlannedResource:
@@ -78,7 +74,7 @@ def test_magnum_template_is_private_tls_and_not_public() -> None:
     assert allowed == {str(c) for c in api_client_cidrs(cfg)}
     assert "0.0.0.0/0" not in allowed
     processing = _named(plan, "hdh-processing-net")
-    assert i["fixedNetwork"] == _id(plan, processing)
+    assert i["fixedNetwork"] == processing.id
 
 
 def test_magnum_cluster_counts_and_flavors_from_config(edited_stack: Any) -> None:
@@ -92,7 +88,7 @@ def test_magnum_cluster_counts_and_flavors_from_config(edited_stack: Any) -> Non
     assert c.inputs["flavor"] == "SCS-16V-32"
     assert c.inputs["masterFlavor"] == load_stack(MAGNUM).profile.flavors["k8s-control"]
     assert c.inputs["floatingIpEnabled"] is False
-    assert c.inputs["clusterTemplateId"] == _id(plan, of_type(plan, TEMPLATE)[0])
+    assert c.inputs["clusterTemplateId"] == of_type(plan, TEMPLATE)[0].id
 
 
 def test_magnum_api_egress_only_from_bastion_and_bubbles() -> None:
@@ -117,9 +113,9 @@ def test_kubeadm_nodes_anti_affine_on_processing_with_hardening_roles() -> None:
     assert roles.count("k8s-worker") == k.worker_count
     group = _named(plan, "hdh-k8s-k8s-control-group")
     assert group.inputs["policies"] == "anti-affinity"
-    processing = _id(plan, _named(plan, "hdh-processing-net"))
+    processing = _named(plan, "hdh-processing-net").id
     for vm in _controls(plan):
-        assert vm.inputs["schedulerHints"] == [{"group": _id(plan, group)}], vm.urn
+        assert vm.inputs["schedulerHints"] == [{"group": group.id}], vm.urn
         port = _named(plan, vm.name.removesuffix("-vm") + "-port")
         assert port.inputs["networkId"] == processing, port.urn
     hosts = plan.outputs["inventory"]["hosts"]
@@ -132,7 +128,7 @@ def test_kubeadm_api_lb_is_internal_tcp_passthrough() -> None:
     cfg = load_stack(KUBEADM)
     (lb,) = of_type(plan, "openstack:loadbalancer/loadBalancer:LoadBalancer")
     assert lb.inputs["vipAddress"] == api_vip(cfg)
-    assert lb.inputs["vipSubnetId"] == _id(plan, _named(plan, "hdh-processing-subnet"))
+    assert lb.inputs["vipSubnetId"] == _named(plan, "hdh-processing-subnet").id
     (listener,) = of_type(plan, "openstack:loadbalancer/listener:Listener")
     assert (listener.inputs["protocol"], listener.inputs["protocolPort"]) == ("TCP", 6443)
     assert TLS_PASSTHROUGH_TAG in listener.inputs["tags"]
@@ -182,7 +178,7 @@ def test_kms_key_is_generated_by_barbican_and_only_referenced() -> None:
     order = _named(plan, "hdh-k8s-kms-key")
     assert order.type == "pulumi-python:dynamic/keymanager:GeneratedKey"
     assert order.inputs["type"] == "key"
-    ref = f"https://keymanager.plan.invalid/v1/secrets/{_id(plan, order)}"
+    ref = f"https://keymanager.plan.invalid/v1/secrets/{order.id}"
     for vm in _controls(plan):
         conf = _files(vm)[f"{CONF_DIR}/keymanager.conf"]
         assert conf == f'[KeyManager]\nkey-id = "{secret_id(ref)}"\n'
@@ -242,7 +238,7 @@ def _rules_into(plan: Plan, group_ids: set[str], port: int) -> list[PlannedResou
 def test_kubeadm_api_reachable_only_from_bastion_bubbles_and_nodes() -> None:
     plan = planned(KUBEADM)
     cfg = load_stack(KUBEADM)
-    groups = {g.name: _id(plan, g) for g in of_type(plan, SG)}
+    groups = {g.name: g.id for g in of_type(plan, SG)}
     allowed = {groups["hdh-bastion-sg"], groups["hdh-processing-sg"]} | {
         groups[f"bubble-{b.name}-sg"] for b in cfg.bubbles
     }

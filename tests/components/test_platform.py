@@ -46,13 +46,7 @@ def test_only_the_bastion_has_a_floating_ip(stack: str) -> None:
     assert [f.name for f in fips] == ["hdh-bastion-fip"]
     assert len(assocs) == 1
     bastion_port = next(p for p in of_type(plan, PORT) if p.name == "hdh-bastion-port")
-    assert assocs[0].inputs["portId"] == _id(plan, bastion_port)
-
-
-def _id(plan: Plan, r: PlannedResource) -> str:
-    from hdh.plan import PlanMocks
-
-    return PlanMocks(load_stack(plan.stack)).resource_id(r.type, r.name)
+    assert assocs[0].inputs["portId"] == bastion_port.id
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -77,7 +71,7 @@ def test_no_world_open_ingress_and_no_rule_without_remote(stack: str) -> None:
     plan = planned(stack)
     cfg = load_stack(stack)
     allowed = {str(c) for c in cfg.settings.admin_cidrs}
-    groups = {_id(plan, g): g for g in of_type(plan, SG)}
+    groups = {g.id: g for g in of_type(plan, SG)}
     for rule in of_type(plan, RULE):
         i = rule.inputs
         assert i.get("remoteGroupId") or i.get("remoteIpPrefix"), f"{rule.urn}: any source"
@@ -154,8 +148,8 @@ def test_bubbles_and_data_are_not_routed_outside() -> None:
     routers = {r.name: r for r in of_type(plan, "openstack:networking/router:Router")}
     assert "externalNetworkId" in routers["hdh-edge-router"].inputs
     assert "externalNetworkId" not in routers["hdh-core-router"].inputs
-    edge_id = _id(plan, routers["hdh-edge-router"])
-    subnets = {_id(plan, s): s.name for s in of_type(plan, "openstack:networking/subnet:Subnet")}
+    edge_id = routers["hdh-edge-router"].id
+    subnets = {s.id: s.name for s in of_type(plan, "openstack:networking/subnet:Subnet")}
     on_edge = {
         subnets[i.inputs["subnetId"]]
         for i in of_type(plan, "openstack:networking/routerInterface:RouterInterface")
@@ -214,7 +208,7 @@ def test_ha_services_are_anti_affine() -> None:
     plan = planned("ovh-gra")
     (group,) = of_type(plan, "openstack:compute/serverGroup:ServerGroup")
     assert group.inputs["policies"] == "anti-affinity"
-    gid = _id(plan, group)
+    gid = group.id
     services = [
         i for i in of_type(plan, "openstack:compute/instance:Instance") if "services" in i.name
     ]
@@ -246,8 +240,10 @@ def test_plan_json_shape() -> None:
             "provider",
             "custom",
             "inputs",
+            "id",
             "dependencies",
         }
+        assert bool(r["id"]) == r["custom"]  # references between resources resolve by id
         assert r["urn"].startswith("urn:pulumi:ovh-gra::hdh::")
         assert r["urn"].endswith(f"::{r['name']}")
     json.dumps(doc)  # serialisable as is

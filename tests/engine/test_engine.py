@@ -21,7 +21,7 @@ import pytest
 
 from components.config import available_stacks, load_stack
 from components.k8s_baseline import KUBECONFIG_KEY, PLACEHOLDER_KUBECONFIG
-from hdh import ROOT
+from ground.paths import ROOT
 from hdh.engine import ThrowawayProject, _use_shared_venv, environment
 from hdh.plan import plan_stack
 

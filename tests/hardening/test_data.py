@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from ground.errors import ConfigErrors
 from hardening import coverage, data
-from hdh.errors import ConfigErrors
 
 
 def test_data_files_pass_the_schema() -> None:

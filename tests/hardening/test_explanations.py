@@ -8,7 +8,7 @@ from functools import cache
 import pytest
 
 from hardening import data, explanations
-from hdh.testbed import scap
+from testbed import scap
 
 
 @cache

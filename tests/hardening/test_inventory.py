@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ground.errors import ConfigErrors, InputError
 from hardening.inventory import build, load_outputs, ssh_config
-from hdh.errors import ConfigErrors, InputError
 
 OUTPUTS = {
     "inventory": {
@@ -95,7 +95,7 @@ def harden_args(*argv: str) -> object:
 
 
 def test_cli_bad_input_is_a_user_error(tmp_path: Path) -> None:
-    from hdh.errors import HdhError
+    from ground.errors import HdhError
     from hdh.harden import run
 
     with pytest.raises(HdhError) as err:  # hdh.cli prints its lines and exits 2
@@ -104,7 +104,7 @@ def test_cli_bad_input_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_cli_log_options_are_checked_before_connecting(tmp_path: Path) -> None:
-    from hdh.errors import InputError
+    from ground.errors import InputError
     from hdh.harden import log_data
 
     inv = "out.json"

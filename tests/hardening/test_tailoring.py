@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from ground.errors import ConfigErrors
 from hardening import data, tailoring
-from hdh.errors import ConfigErrors
 
 X = tailoring.X
 VALUE = tailoring.SSG_VALUE

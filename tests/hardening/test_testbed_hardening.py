@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
+import testbed
+from ground.paths import ROOT
 from hardening.roles import KERNEL_AREAS
 from hardening.run import HostResult, harden_hosts
-from hdh import testbed
-from hdh.testbed import TestHost
-from hdh.testbed.paths import named
+from testbed import TestHost
+from testbed.paths import named
 
 pytestmark = pytest.mark.testbed
 
-ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "hardening"
 CONTAINER_ROLES = ("bastion", "k8s-node")  # enhanced level + the role with the most deviations
 VM_ROLE = "data-host"

@@ -19,14 +19,13 @@ from typing import Any, NamedTuple
 
 import pytest
 
+import testbed
+from ground.paths import ROOT
 from hardening.run import HostResult, harden_hosts
-from hdh import testbed
-from hdh.testbed import scap, scap_report
-from hdh.testbed.paths import named
+from testbed import scap, scap_report
+from testbed.paths import named
 
 pytestmark = pytest.mark.testbed
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Judged(NamedTuple):

@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import yaml
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from hdh.plan import PlanMocks
 from policies.rule import SECRET, SECRET_SIG, SIG_KEY
 
 STACK = "fixture"
@@ -34,12 +32,10 @@ def urn(res: dict[str, Any]) -> str:
 
 
 def _ids(doc: dict[str, Any], plan: bool) -> dict[str, str]:
-    mocks: Any = SimpleNamespace(cfg=SimpleNamespace(stack=STACK))
+    """Ids as a plan (recorded with each resource) or an export would carry them."""
+    space = f"plan:{STACK}:" if plan else ""
     return {
-        r["name"]: PlanMocks.resource_id(mocks, r["type"], r["name"])
-        if plan
-        else str(uuid.uuid5(uuid.NAMESPACE_URL, r["name"]))
-        for r in doc["resources"]
+        r["name"]: str(uuid.uuid5(uuid.NAMESPACE_URL, space + r["name"])) for r in doc["resources"]
     }
 
 
@@ -93,6 +89,7 @@ def to_plan(doc: dict[str, Any]) -> dict[str, Any]:
                 "provider": f"{urn(p)}::{ids[p['name']]}" if (p := x["provider"]) else "",
                 "custom": True,
                 "inputs": x["props"],
+                "id": ids[x["res"]["name"]],
             }
             for x in rows
         ],

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hdh import ROOT
+from ground.paths import ROOT
 from hdh.engine import ThrowawayProject, _use_shared_venv
 from policies.pack import RULES
 from policies.run import evaluate

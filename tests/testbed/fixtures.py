@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from hdh import testbed
-from hdh.testbed import TestHost, scap
+import testbed
+from testbed import TestHost, scap
 
 SshRun = Callable[..., "subprocess.CompletedProcess[str]"]
 

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from hdh.testbed import image
-from hdh.testbed.image import image_hash, read_packages, recipe
-from hdh.testbed.state import TestHost, render_inventory, render_ssh_config
+from testbed import image
+from testbed.image import image_hash, read_packages, recipe
+from testbed.state import TestHost, render_inventory, render_ssh_config
 
 
 def test_hash_ignores_order_and_duplicates() -> None:

@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from hdh.testbed import logsink
+from testbed import logsink
 
 
 @pytest.fixture

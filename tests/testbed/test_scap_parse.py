@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from hdh.testbed.proc import TestbedError
-from hdh.testbed.scap import INTERMEDIARY, full_profile, parse_results, short_profile
+from testbed.proc import TestbedError
+from testbed.scap import INTERMEDIARY, full_profile, parse_results, short_profile
 
 DATA = Path(__file__).parent / "data"
 FIXTURE = DATA / "results-container-intermediary.xml"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from hardening.explanations import Explanation
-from hdh.testbed import scap, scap_report
-from hdh.testbed.scap import parse_results
+from testbed import scap, scap_report
+from testbed.scap import parse_results
 
 FIXTURE = Path(__file__).parent / "data" / "results-container-intermediary.xml"
 # Two groups: a (weight 1) with r1, r2; b (weight 3) with r3. Default model: groups average.

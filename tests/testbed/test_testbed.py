@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hdh import testbed
-from hdh.testbed import TestHost, scap
-from hdh.testbed.proc import alive
-from hdh.testbed.state import load
+import testbed
+from testbed import TestHost, scap
+from testbed.proc import alive
+from testbed.state import load
 from tests.testbed.fixtures import SshRun
 
 pytestmark = pytest.mark.testbed

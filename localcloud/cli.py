@@ -9,8 +9,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from hdh.errors import HdhError
-from hdh.localcloud import cloud
+from ground.errors import HdhError
+from localcloud import cloud
 
 
 class _Elapsed(logging.Formatter):
@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Elapsed())
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
-    log = logging.getLogger("hdh.localcloud")
+    log = logging.getLogger("localcloud")
     try:
         if args.command == "up":
             if not 1 <= args.computes <= 8:

@@ -12,8 +12,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from hdh.testbed import logsink, state
-from hdh.testbed.image import (
+from testbed import logsink, state
+from testbed.image import (
     CONTAINER_ADDR,
     CONTAINER_PEER,
     Image,
@@ -21,8 +21,8 @@ from hdh.testbed.image import (
     image_hash,
     read_packages,
 )
-from hdh.testbed.paths import DEFAULT_NAME, locked, state_dir
-from hdh.testbed.proc import (
+from testbed.paths import DEFAULT_NAME, locked, state_dir
+from testbed.proc import (
     TestbedError,
     child_pids,
     ensure_host_tools,
@@ -32,7 +32,7 @@ from hdh.testbed.proc import (
     stop,
     wait_gone,
 )
-from hdh.testbed.state import HostState, Proc, TestHost
+from testbed.state import HostState, Proc, TestHost
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def _start_container(image: Image, name: str, hosts: dict[str, HostState]) -> Ho
         step="veth address",
     )
     run(["ip", "-n", name, "link", "set", veth, "up"], host=name, step="veth up")
-    # The host's log collector (TLS syslog), on our side of the veth: see hdh/testbed/logsink.py.
+    # The host's log collector (TLS syslog), on our side of the veth: see testbed/logsink.py.
     h.log_file = str(sdir / f"{name}.syslog")
     Path(h.log_file).unlink(missing_ok=True)
     sink = [

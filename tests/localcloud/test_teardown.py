@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hdh.localcloud import cloud, daemons
-from hdh.localcloud.paths import EXT_NETNS, Layout, state_dir
-from hdh.testbed.proc import alive
+from localcloud import cloud, daemons
+from localcloud.paths import EXT_NETNS, Layout, state_dir
+from testbed.proc import alive
 
 pytestmark = pytest.mark.cloud
 

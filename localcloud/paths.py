@@ -8,7 +8,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from hdh.errors import HdhError
+from ground.errors import HdhError
+from ground.paths import cache_dir
 
 REGION = "RegionOne"
 AUTH_URL = "http://127.0.0.1:5000/v3"
@@ -30,8 +31,7 @@ class LocalCloudError(HdhError):
 
 def state_dir() -> Path:
     """`$HDH_CACHE/local-cloud`, default `~/.cache/hdh-platform/local-cloud`."""
-    base = os.environ.get("HDH_CACHE") or str(Path.home() / ".cache" / "hdh-platform")
-    return Path(base) / "local-cloud"
+    return cache_dir("local-cloud")
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from hdh.testbed.paths import images_dir, locked
-from hdh.testbed.proc import TestbedError, ensure_host_tools, run
+from testbed.paths import images_dir, locked
+from testbed.proc import TestbedError, ensure_host_tools, run
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """OpenSCAP report: before / our hardening / SSG's remediation, every remaining failure explained.
 
-    uv run python -m hdh.testbed.scap_report --before B.arf.xml --ours O.arf.xml --ssg S.arf.xml \
+    uv run python -m testbed.scap_report --before B.arf.xml --ours O.arf.xml --ssg S.arf.xml \
         [--kind container] [--role base] --out build/scap
 
 Writes report.json and report.md to --out and prints the Markdown. Exit 0 when every failure on
@@ -20,10 +20,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ground.errors import HdhError
 from hardening import tailoring
 from hardening.explanations import Explanation, explanations
-from hdh.errors import HdhError
-from hdh.testbed import scap
+from testbed import scap
 
 FAILED = ("fail", "error", "unknown")
 COUNTED = ("pass", "fixed", *FAILED)  # XCCDF default model: other results do not count
@@ -310,7 +310,7 @@ def write(doc: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hdh.testbed.scap_report", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m testbed.scap_report", description=__doc__)
     ap.add_argument("--before", type=Path, help="ARF/XCCDF results before hardening")
     ap.add_argument("--ours", type=Path, required=True, help="results after our hardening")
     ap.add_argument("--ssg", type=Path, help="results after SSG's remediation (twin host)")

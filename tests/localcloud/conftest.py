@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hdh.localcloud import cloud
+from localcloud import cloud
 
 PROBE = Path(cloud.__file__).with_name("probe.py")
 
@@ -28,7 +28,7 @@ def local_cloud() -> Iterator[dict[str, str]]:
 
 
 def probe(env: dict[str, str], check: str, *args: str, timeout: float = 600) -> dict[str, Any]:
-    """Run one create-and-delete check of hdh/localcloud/probe.py under Debian's python3."""
+    """Run one create-and-delete check of localcloud/probe.py under Debian's python3."""
     res = subprocess.run(
         ["/usr/bin/python3", str(PROBE), check, *args],
         env={"PATH": os.environ["PATH"], **env},

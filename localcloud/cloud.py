@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from hdh.localcloud import confs, daemons, netns
-from hdh.localcloud.packages import ensure_packages, installed_versions
-from hdh.localcloud.paths import (
+from localcloud import confs, daemons, netns
+from localcloud.packages import ensure_packages, installed_versions
+from localcloud.paths import (
     AUTH_URL,
     IMAGE_ID,
     PROJECT,

@@ -8,14 +8,14 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from ground.paths import cache_dir
+
 DEFAULT_NAME = "hdh-tb"
 
 
 def cache_root() -> Path:
-    """`$HDH_CACHE`, or `~/.cache/hdh-platform/testbed`: images, keys, SCAP content."""
-    env = os.environ.get("HDH_CACHE")
-    root = Path(env) if env else Path.home() / ".cache" / "hdh-platform" / "testbed"
-    return root.expanduser().resolve()
+    """`$HDH_CACHE/testbed` (`~/.cache/hdh-platform/testbed`): images, keys, SCAP content."""
+    return cache_dir("testbed")
 
 
 def images_dir() -> Path:

@@ -8,8 +8,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from hdh.errors import HdhError
-from hdh.testbed import hosts, image, scap, state
+from ground.errors import HdhError
+from testbed import hosts, image, scap, state
 
 
 class _Elapsed(logging.Formatter):

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hardening import tailoring
-from hdh.testbed import hosts
-from hdh.testbed.paths import cache_root, locked, named
-from hdh.testbed.proc import TestbedError, ensure_host_tools, run
-from hdh.testbed.state import TestHost
+from testbed import hosts
+from testbed.paths import cache_root, locked, named
+from testbed.proc import TestbedError, ensure_host_tools, run
+from testbed.state import TestHost
 
 log = logging.getLogger(__name__)
 

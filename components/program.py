@@ -8,7 +8,7 @@ from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from components.config import StackConfig, build, shown, stack_path
 from components.platform import Platform, PlatformArgs
-from hdh.errors import HdhError
+from ground.errors import HdhError
 
 
 def config_from_runtime() -> StackConfig:

@@ -11,8 +11,8 @@ import logging
 import subprocess
 from pathlib import Path
 
-from hdh.localcloud.confs import PEER_EXT, PHYS_EXT, share_mount_point
-from hdh.localcloud.paths import EXT_NETNS, PUBLIC_CIDR, Layout, LocalCloudError
+from localcloud.confs import PEER_EXT, PHYS_EXT, share_mount_point
+from localcloud.paths import EXT_NETNS, PUBLIC_CIDR, Layout, LocalCloudError
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hdh.localcloud.confs import compute_hosts
-from hdh.localcloud.paths import Layout, LocalCloudError
-from hdh.testbed.proc import alive, proc_start_time
+from localcloud.confs import compute_hosts
+from localcloud.paths import Layout, LocalCloudError
+from testbed.proc import alive, proc_start_time
 
 log = logging.getLogger(__name__)
 

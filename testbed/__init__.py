@@ -1,10 +1,10 @@
 """The testbed: real Debian 12 hosts (nspawn containers, one QEMU VM) reached over SSH."""
 
-from hdh.testbed.hosts import container_name, down, prefix, status, up, vm_name
-from hdh.testbed.image import Image, ensure_image, image_hash, read_packages
-from hdh.testbed.paths import cache_root, state_dir
-from hdh.testbed.proc import TestbedError
-from hdh.testbed.state import TestHost, inventory_path, ssh_config_path
+from testbed.hosts import container_name, down, prefix, status, up, vm_name
+from testbed.image import Image, ensure_image, image_hash, read_packages
+from testbed.paths import cache_root, state_dir
+from testbed.proc import TestbedError
+from testbed.state import TestHost, inventory_path, ssh_config_path
 
 __all__ = [
     "Image",

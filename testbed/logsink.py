@@ -9,7 +9,7 @@ one line per message, to `<state>/<host>.syslog`; nothing else is accepted (no p
 The testbed PKI (a CA and the collector's certificate for `logs.hdh.test`, with the serverAuth
 extended key usage rsyslog checks) is made once with `cryptography` and kept in the cache.
 
-    python -m hdh.testbed.logsink --listen 10.248.0.1:6514 --out FILE   (run by hdh.testbed)
+    python -m testbed.logsink --listen 10.248.0.1:6514 --out FILE   (run by testbed)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hdh.testbed.paths import cache_root, locked
+from testbed.paths import cache_root, locked
 
 PORT = 6514
 NAME = "logs.hdh.test"  # the collector's certificate name: rsyslog's permitted peer
@@ -124,7 +124,7 @@ def _write(path: Path, content: bytes, mode: int) -> None:
 
 def argv(listen: str, out: Path) -> list[str]:
     """The collector's command line (run inside the container's network namespace)."""
-    return [sys.executable, "-m", "hdh.testbed.logsink", "--listen", listen, "--out", str(out)]
+    return [sys.executable, "-m", "testbed.logsink", "--listen", listen, "--out", str(out)]
 
 
 def _serve_client(ctx: ssl.SSLContext, raw: socket.socket, out: Path, lock: threading.Lock) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from hdh.localcloud.paths import AUTH_URL, REGION, Layout
+from localcloud.paths import AUTH_URL, REGION, Layout
 
 KEYSTONE = "http://127.0.0.1:5000"
 SHARE = "127.0.0.1:/hdh-local-cloud/cinder"  # the NFS share string Cinder is configured with

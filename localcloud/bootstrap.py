@@ -19,7 +19,7 @@ from typing import Any
 
 import openstack  # Debian's python3-openstacksdk
 
-log = logging.getLogger("hdh.localcloud.bootstrap")
+log = logging.getLogger("localcloud.bootstrap")
 
 K = "http://127.0.0.1"
 ENDPOINTS = {  # service type: (name, URL)

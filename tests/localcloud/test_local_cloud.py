@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from hdh.localcloud import cloud, confs, daemons
-from hdh.localcloud.paths import Layout, state_dir
-from tests.cloud.conftest import probe
+from localcloud import cloud, confs, daemons
+from localcloud.paths import Layout, state_dir
+from tests.localcloud.conftest import probe
 
 pytestmark = pytest.mark.cloud
 

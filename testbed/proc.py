@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hdh.errors import HdhError
+from ground.errors import HdhError
 
 log = logging.getLogger(__name__)
 

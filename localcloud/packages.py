@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from hdh.localcloud.paths import LocalCloudError
+from localcloud.paths import LocalCloudError
 
 log = logging.getLogger(__name__)
 

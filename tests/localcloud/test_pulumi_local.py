@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from ground.paths import ROOT
 from hdh.engine import ThrowawayProject
-from tests.cloud.conftest import probe
+from tests.localcloud.conftest import probe
 
 pytestmark = pytest.mark.cloud
 
-ROOT = Path(__file__).resolve().parents[2]
 STACK = "local"
 
 
