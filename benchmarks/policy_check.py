@@ -25,11 +25,6 @@ from typing import Any
 from ground.paths import ROOT
 
 HDH = ROOT / ".venv" / "bin" / "hdh"
-# The same CLI main with only the policy command: used when another command's module keeps
-# `hdh` from starting (a capability still being built), and reported as such.
-FALLBACK = (
-    "import sys; from hdh import cli; cli.COMMANDS = ('hdh.commands.policy',); sys.exit(cli.main())"
-)
 
 
 def export_of(plan_json: dict[str, Any], size: int) -> dict[str, Any]:
@@ -64,9 +59,18 @@ def export_of(plan_json: dict[str, Any], size: int) -> dict[str, Any]:
     return {"version": 3, "deployment": {"manifest": {}, "resources": out}}
 
 
-def run_check(path: Path, fallback: bool, report: Path) -> tuple[float, int, str]:
-    cmd = [sys.executable, "-c", FALLBACK] if fallback else [str(HDH)]
-    cmd += ["policy", "check", "--state", str(path), "--format", "json", "--output", str(report)]
+def run_check(path: Path, report: Path) -> tuple[float, int, str]:
+    cmd = [
+        str(HDH),
+        "policy",
+        "check",
+        "--state",
+        str(path),
+        "--format",
+        "json",
+        "--output",
+        str(report),
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     return time.perf_counter() - start, proc.returncode, proc.stderr
@@ -105,26 +109,18 @@ def main() -> int:
         in_process = evaluate(doc)
         in_s = time.perf_counter() - t0
         report = Path(tmp) / "report.json"
-        fallback = False
-        wall, code, err = run_check(path, fallback, report)
-        if "Traceback" in err:
-            print(
-                f"  `hdh` did not start ({err.strip().splitlines()[-1]}); using the CLI main "
-                "with the policy command only",
-                file=sys.stderr,
-            )
-            fallback = True
+        run_check(path, report)  # warm up
         walls = []
         for _ in range(args.repeat):
             report.unlink(missing_ok=True)
-            wall, code, err = run_check(path, fallback, report)
+            wall, code, err = run_check(path, report)
             assert code == 1, f"expected exit 1 (planted violations), got {code}: {err[-500:]}"
             got = json.loads(report.read_text())["summary"]
             assert got["resources"] == args.resources, got
             assert got["violations"] == len(in_process.findings), got
             walls.append(wall)
         # process start + imports: the same command on an input it rejects at once
-        start, code, _ = run_check(Path(os.devnull), fallback, report)
+        start, code, _ = run_check(Path(os.devnull), report)
         assert code == 2
 
     best_plan, best_policy, best_wall = min(plans), min(policies), min(walls)
@@ -142,7 +138,7 @@ def main() -> int:
     print(f"  in-process evaluate {in_s:.2f} s ({in_s / args.resources * 1e6:.0f} us/resource)")
     print(
         f"  `hdh policy check` end to end {best_wall:.2f} s"
-        f"{' (policy-only CLI main)' if fallback else ''}; process start + imports "
+        f"; process start + imports "
         f"{start:.2f} s ({start / best_wall:.0%})"
     )
     verdict = "meets" if best_wall < 3 else "MISSES"

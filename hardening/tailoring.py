@@ -1,7 +1,7 @@
 """XCCDF tailoring of SSG's ANSSI BP-028 profiles: data/scap_tailoring.yaml, checked and rendered.
 
-    uv run python -m hardening.tailoring [--profile anssi_bp28_intermediary ...]
-        [--datastream ssg-debian12-ds.xml] --out hdh-tailoring.xml
+    hdh tailoring [--profile anssi_bp28_intermediary ...] [--datastream ssg-debian12-ds.xml] \
+        --out hdh-tailoring.xml
 
 The tailored profiles extend SSG's and change two things only: the values the organisation
 defines differently (taken from the hardening data, so the judge checks what the deploys apply)
@@ -13,10 +13,7 @@ Exit 0: written, 2: bad data or ids (one line per problem, naming the file and k
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
-import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
@@ -24,7 +21,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ground.errors import HdhError
 from ground.paths import ROOT
 from hardening import data
 from hardening.explanations import Explanation
@@ -318,40 +314,3 @@ def summary(level: str = "intermediary") -> list[dict[str, str]]:
         for d in deselect
     ]
     return rows
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hardening.tailoring", description=__doc__)
-    ap.add_argument(
-        "--profile",
-        action="append",
-        help=f"base profile (repeatable; default: {', '.join(DEFAULT_PROFILES)})",
-    )
-    ap.add_argument("--datastream", type=Path, help="SSG data stream to check the ids against")
-    ap.add_argument("--out", type=Path, help="write here (default: standard output)")
-    ap.add_argument("--list", action="store_true", help="print the changes as JSON instead")
-    args = ap.parse_args(argv)
-    profiles = tuple(args.profile or DEFAULT_PROFILES)
-    try:
-        if args.datastream is not None and not args.datastream.is_file():
-            raise data.ConfigError(str(args.datastream), "", "no such data stream file")
-        if args.list:
-            sys.stdout.write(json.dumps(summary(), indent=1) + "\n")
-            return 0
-        text = render(profiles, args.datastream)
-    except HdhError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        return 2
-    if args.out is None:
-        sys.stdout.buffer.write(text)
-    else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(text)
-        ids = ", ".join(tailored_id(p) for p in profiles)
-        print(f"{args.out}: {ids}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -177,7 +177,7 @@ def _image(conn: Any, spec: dict[str, Any]) -> None:
         # Its key is gone (Barbican's database was replaced): no volume can be made from it, and
         # Glance never gives a deleted image's id back, so the state must start afresh.
         raise SystemExit(
-            f"image {image_id}: its LUKS key is no longer in Barbican; run `scripts/local-cloud "
+            f"image {image_id}: its LUKS key is no longer in Barbican; run `hdh cloud "
             "down`, remove the state directory and `up` again"
         )
     secret_id, path = _luks_image(spec)

@@ -421,9 +421,7 @@ def status() -> dict[str, int | None]:
 def env_vars(layout: Layout | None = None) -> dict[str, str]:
     layout = layout or Layout(state_dir())
     if not layout.secrets_file.exists():
-        raise LocalCloudError(
-            "env", "the local cloud was never brought up (scripts/local-cloud up)"
-        )
+        raise LocalCloudError("env", "the local cloud was never brought up (hdh cloud up)")
     pw = json.loads(layout.secrets_file.read_text())
     return {
         "OS_AUTH_URL": AUTH_URL,

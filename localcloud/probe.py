@@ -348,7 +348,7 @@ def leftovers(conn: Any) -> dict[str, Any]:
             g.name for g in conn.network.security_groups(project_id=pid) if g.name != "default"
         ],
         "volumes": [v.name for v in conn.block_storage.volumes()],
-        # The image's own key (scripts/local-cloud's, not the platform's) stays.
+        # The image's own key (hdh cloud's, not the platform's) stays.
         "secrets": [s.name for s in conn.key_manager.secrets() if s.name != IMAGE_KEY],
         "orders": [o.order_ref for o in orders if not cinder_residue(o)],
         "containers": sorted(_containers(conn)),

@@ -1,12 +1,11 @@
 """docs/policies.md's generated tables: rules from RULE metadata, config from the pack's schema.
 
-uv run python -m policies.docs      # rewrite them in place
+hdh docs      # rewrite them in place (hdh docs --check: only check)
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable
 
@@ -15,7 +14,6 @@ from policies.config import DESCRIPTIONS, defaults
 from policies.controls import CONTROLS
 from policies.pack import rules
 
-log = logging.getLogger(__name__)
 DOC = ROOT / "docs" / "policies.md"
 
 
@@ -65,14 +63,3 @@ def _constant(block: str) -> Callable[[re.Match[str]], str]:
         return block  # a function, so backslashes in the table are not read as escapes
 
     return replace
-
-
-def main() -> int:
-    DOC.write_text(render(DOC.read_text()))
-    log.info("updated %s", DOC.relative_to(ROOT))
-    return 0
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    raise SystemExit(main())

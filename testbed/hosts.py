@@ -70,7 +70,7 @@ def up(containers: int = 1, vm: bool = False) -> list[TestHost]:
             if name in hosts and hosts[name].image != current:
                 log.warning(
                     "%s: runs image %s, not the current %s (packages.txt or the recipe changed):"
-                    " `scripts/testbed down` then `up` to use it",
+                    " `hdh testbed down` then `up` to use it",
                     name,
                     hosts[name].image,
                     current,

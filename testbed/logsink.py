@@ -9,12 +9,11 @@ one line per message, to `<state>/<host>.syslog`; nothing else is accepted (no p
 The testbed PKI (a CA and the collector's certificate for `logs.hdh.test`, with the serverAuth
 extended key usage rsyslog checks) is made once with `cryptography` and kept in the cache.
 
-    python -m testbed.logsink --listen 10.248.0.1:6514 --out FILE   (run by testbed)
+    hdh testbed logsink --listen 10.248.0.1:6514 --out FILE   (started by `hdh testbed up`)
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import ipaddress
 import os
@@ -124,7 +123,17 @@ def _write(path: Path, content: bytes, mode: int) -> None:
 
 def argv(listen: str, out: Path) -> list[str]:
     """The collector's command line (run inside the container's network namespace)."""
-    return [sys.executable, "-m", "testbed.logsink", "--listen", listen, "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "hdh.cli",
+        "testbed",
+        "logsink",
+        "--listen",
+        listen,
+        "--out",
+        str(out),
+    ]
 
 
 def _serve_client(ctx: ssl.SSLContext, raw: socket.socket, out: Path, lock: threading.Lock) -> None:
@@ -165,15 +174,7 @@ def serve(listen: str, out: Path) -> None:
             threading.Thread(target=_serve_client, args=args, daemon=True).start()
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description="TLS syslog collector of the hdh testbed")
-    ap.add_argument("--listen", required=True, help="ADDRESS:PORT")
-    ap.add_argument("--out", required=True, type=Path, help="file the messages are appended to")
-    args = ap.parse_args()
+def run(listen: str, out: Path) -> None:
+    """Serve until SIGTERM (the testbed stops the collector by its PID)."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    serve(args.listen, args.out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    serve(listen, out)

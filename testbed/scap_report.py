@@ -1,6 +1,6 @@
 """OpenSCAP report: before / our hardening / SSG's remediation, every remaining failure explained.
 
-    uv run python -m testbed.scap_report --before B.arf.xml --ours O.arf.xml --ssg S.arf.xml \
+    hdh testbed report --before B.arf.xml --ours O.arf.xml --ssg S.arf.xml \
         [--kind container] [--role base] --out build/scap
 
 Writes report.json and report.md to --out and prints the Markdown. Exit 0 when every failure on
@@ -9,18 +9,15 @@ our host is explained, 1 when some are not, 2 on bad input.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ground.errors import HdhError
 from hardening import tailoring
 from hardening.explanations import Explanation, explanations
 from testbed import scap
@@ -307,36 +304,3 @@ def write(doc: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
     js.write_text(json.dumps(doc, indent=1) + "\n")
     md.write_text(markdown(doc))
     return js, md
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m testbed.scap_report", description=__doc__)
-    ap.add_argument("--before", type=Path, help="ARF/XCCDF results before hardening")
-    ap.add_argument("--ours", type=Path, required=True, help="results after our hardening")
-    ap.add_argument("--ssg", type=Path, help="results after SSG's remediation (twin host)")
-    ap.add_argument("--kind", choices=("container", "vm"), help="default: from the results")
-    ap.add_argument("--role", default="", help="hardening role of our host (for the report)")
-    ap.add_argument("--out", type=Path, default=Path("build/scap"))
-    args = ap.parse_args(argv)
-    try:
-        ds = scap.ensure_datastream()
-        before = scap.parse_results(args.before, datastream=ds) if args.before else None
-        ours = scap.parse_results(args.ours, datastream=ds)
-        ssg = scap.parse_results(args.ssg, datastream=ds) if args.ssg else None
-        kind = args.kind or _kind(ours.host)
-        doc = compare(before, ours, ssg, kind, args.role, datastream=ds)
-    except HdhError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        return 2
-    write(doc, args.out)
-    sys.stdout.write(markdown(doc))
-    return 1 if doc["unexplained"] else 0
-
-
-def _kind(host: str) -> str:
-    return "vm" if host.endswith("-vm") else "container"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,7 +18,7 @@ from components.k8s_baseline import (
     bubble_manifests,
     namespace_name,
 )
-from hdh import k8s_manifests
+from hdh.commands import k8s as k8s_manifests
 from hdh.plan import Plan, PlannedResource, plan_stack
 from tests.components.conftest import of_type, planned
 

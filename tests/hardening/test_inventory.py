@@ -87,7 +87,7 @@ def test_unreadable_or_wrong_shape(tmp_path: Path) -> None:
 def harden_args(*argv: str) -> object:
     import argparse
 
-    from hdh import harden
+    from hdh.commands import harden
 
     p = argparse.ArgumentParser()
     harden.add_parser(p.add_subparsers(dest="command"))
@@ -96,7 +96,7 @@ def harden_args(*argv: str) -> object:
 
 def test_cli_bad_input_is_a_user_error(tmp_path: Path) -> None:
     from ground.errors import HdhError
-    from hdh.harden import run
+    from hdh.commands.harden import run
 
     with pytest.raises(HdhError) as err:  # hdh.cli prints its lines and exits 2
         run(harden_args("--inventory", str(tmp_path / "absent.yaml")))  # type: ignore[arg-type]
@@ -105,7 +105,7 @@ def test_cli_bad_input_is_a_user_error(tmp_path: Path) -> None:
 
 def test_cli_log_options_are_checked_before_connecting(tmp_path: Path) -> None:
     from ground.errors import InputError
-    from hdh.harden import log_data
+    from hdh.commands.harden import log_data
 
     inv = "out.json"
     ca = tmp_path / "ca.pem"
@@ -124,7 +124,7 @@ def test_cli_log_options_are_checked_before_connecting(tmp_path: Path) -> None:
 
 
 def test_cli_module_registers_harden() -> None:
-    from hdh import harden
+    from hdh.commands import harden
 
     args = harden_args("--inventory", "out.json", "--role", "bastion", "--check")
     assert args.run is harden.run and args.check and args.role == "bastion"  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ import pytest
 
 from ground.errors import ConfigErrors
 from hardening import data, tailoring
+from hdh import cli
 
 X = tailoring.X
 VALUE = tailoring.SSG_VALUE
@@ -181,13 +182,13 @@ def test_explanations_cover_rules_of_tailored_values_and_deselected_rules(ds: Pa
 
 def test_cli(tmp_path: Path, ds: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "t.xml"
-    assert tailoring.main(["--datastream", str(ds), "--out", str(out)]) == 0
+    assert cli.main(["tailoring", "--datastream", str(ds), "--out", str(out)]) == 0
     assert ET.parse(out).getroot().tag == f"{X}Tailoring"
-    assert tailoring.main(["--profile", "anssi_bp28_minimal", "--datastream", str(ds)]) == 2
+    assert cli.main(["tailoring", "--profile", "anssi_bp28_minimal", "--datastream", str(ds)]) == 2
     assert "no such BP-028 profile" in capsys.readouterr().err
-    assert tailoring.main(["--datastream", str(tmp_path / "missing.xml")]) == 2
+    assert cli.main(["tailoring", "--datastream", str(tmp_path / "missing.xml")]) == 2
     assert "no such data stream file" in capsys.readouterr().err
-    assert tailoring.main(["--list"]) == 0
+    assert cli.main(["tailoring", "--list"]) == 0
     assert '"aide_build_database"' in capsys.readouterr().out
 
 

@@ -269,7 +269,7 @@ def test_cli_through_the_bastion(
     with ProxyJump (here c1's own sshd on its loopback, the only address behind it)."""
     import argparse
 
-    from hdh import harden
+    from hdh.commands import harden
 
     parser = argparse.ArgumentParser()
     harden.add_parser(parser.add_subparsers(dest="command"))

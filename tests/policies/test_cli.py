@@ -16,12 +16,6 @@ RULES_DIR = Path(__file__).parent / "rules"
 VOLUMES = load(RULES_DIR / "volume-encrypted-type" / "profile-defaults.yaml")
 
 
-@pytest.fixture(autouse=True)
-def only_our_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Other commands' modules are built by other engineers; these tests need plan and policy.
-    monkeypatch.setattr(cli, "COMMANDS", ("hdh.commands.plan", "hdh.commands.policy"))
-
-
 def check(tmp_path: Path, doc: Any, *extra: str) -> tuple[int, str]:
     state = tmp_path / "state.json"
     state.write_text(doc if isinstance(doc, str) else json.dumps(doc))

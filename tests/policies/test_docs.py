@@ -6,7 +6,7 @@ from policies.pack import RULES
 
 def test_policy_doc_tables_are_current() -> None:
     text = DOC.read_text()
-    assert render(text) == text, "run: uv run python -m policies.docs"
+    assert render(text) == text, "run: hdh docs"
 
 
 def test_every_rule_has_an_anchor() -> None:

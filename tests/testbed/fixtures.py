@@ -15,7 +15,7 @@ Session-scoped: the image is built (or found in the cache) and the hosts booted 
 
 One pytest session at a time owns a testbed: a second one fails at once, naming the first (give
 it another HDH_TESTBED_NAME). At the end of the session the testbed is taken down if the session
-brought it up (CI leaves nothing behind); hosts already up before (`scripts/testbed up`) are left
+brought it up (CI leaves nothing behind); hosts already up before (`hdh testbed up`) are left
 up. HDH_TESTBED_KEEP=1 always keeps them, HDH_TESTBED_KEEP=0 always takes them down.
 """
 

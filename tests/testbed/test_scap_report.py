@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hardening.explanations import Explanation
+from hdh import cli
 from testbed import scap, scap_report
 from testbed.scap import parse_results
 
@@ -121,8 +122,8 @@ def test_cli_writes_both_files_and_exits_1_on_unexplained(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(scap, "ensure_datastream", lambda: FIXTURE)
-    rc = scap_report.main(["--ours", str(FIXTURE), "--out", str(tmp_path)])
+    rc = cli.main(["testbed", "report", "--ours", str(FIXTURE), "--out", str(tmp_path)])
     assert rc == 1  # accounts_password_pam_minlen has no explanation
     assert (tmp_path / "report.json").exists() and (tmp_path / "report.md").exists()
     assert "**Unexplained**: accounts_password_pam_minlen." in capsys.readouterr().out
-    assert scap_report.main(["--ours", str(tmp_path / "missing.xml")]) == 2
+    assert cli.main(["testbed", "report", "--ours", str(tmp_path / "missing.xml")]) == 2

@@ -1,6 +1,6 @@
-"""Kubernetes manifests of a plan: what the baseline would apply, as YAML files, schema-checked.
+"""`hdh k8s manifests`: what a stack's Kubernetes baseline applies, as YAML files, schema-checked.
 
-    uv run python -m hdh.k8s_manifests --stack ovh-sbg --out build/k8s [--validate]
+    hdh k8s manifests --stack ovh-sbg --out build/k8s [--validate]
 
 The manifests are the recorded inputs of the plan's `kubernetes:*` resources (the very objects
 the provider would send to the API server), so they are what `pulumi up` applies, not a copy.
@@ -9,14 +9,17 @@ the provider would send to the API server), so they are what `pulumi up` applies
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hdh.plan import Plan, plan_stack
+if TYPE_CHECKING:
+    from hdh.plan import Plan
+
+log = logging.getLogger(__name__)
 
 KUBE_PREFIX = "kubernetes:"
 
@@ -68,26 +71,38 @@ def validate(docs: Iterable[dict[str, Any]], version: str) -> list[str]:
     return errors
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--stack", required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--validate", action="store_true", help="check against the JSON schemas")
-    args = ap.parse_args(argv)
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "k8s",
+        help="Kubernetes manifests of a stack's baseline",
+        description="The Kubernetes objects a stack's plan registers, as YAML files.",
+    )
+    ksub = p.add_subparsers(dest="k8s_command", required=True, metavar="SUBCOMMAND")
+    m = ksub.add_parser(
+        "manifests",
+        help="write the baseline's manifests (one file per object)",
+        description="Write <out>/<namespace or _cluster>/<kind>-<name>.yaml for every Kubernetes "
+        "object of the stack's credential-free plan. Exit 1 if --validate finds an invalid one.",
+    )
+    m.add_argument("--stack", required=True, help="stack name")
+    m.add_argument("--out", type=Path, required=True, help="output directory")
+    m.add_argument("--validate", action="store_true", help="check against the JSON schemas")
+    m.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hdh.plan import plan_stack
+
     plan = plan_stack(args.stack)
     docs = manifests(plan)
     paths = write(docs, args.out)
-    print(f"k8s: {len(paths)} manifests under {args.out}", file=sys.stderr)
+    log.info("k8s: %d manifests under %s", len(paths), args.out)
     if args.validate:
         from components.config import load_stack
 
         errors = validate(docs, load_stack(args.stack).settings.kubernetes.version)
         for e in errors:
-            print(e, file=sys.stderr)
-        print(f"k8s: {len(docs) - len(errors)} valid, {len(errors)} invalid", file=sys.stderr)
+            log.error("%s", e)
+        log.info("k8s: %d valid, %d invalid", len(docs) - len(errors), len(errors))
         return 1 if errors else 0
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
