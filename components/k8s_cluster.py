@@ -17,6 +17,7 @@ from components.k8s_baseline import (
     KubernetesBaseline,
     bootstrap_kubeconfig,
 )
+from components.k8s_network import member_rules
 from components.keys import GeneratedKey, KeyArgs, secret_id
 from components.kubeadm import API_PORT, ControlPlaneSpec, control_plane_user_data
 from components.network import PlatformNetwork
@@ -185,6 +186,16 @@ class ProcessingCluster(pulumi.ComponentResource):
             self._rule(f"api-from-{bubble}", "ingress", api_sg.id, group=group_id)
         self._rule("nodes-to-api", "egress", g["processing"], group=api_sg.id)
         self._client_egress(lambda what, sg: self._rule(what, "egress", sg, group=api_sg.id))
+        # Between members: exactly the table's ports (etcd between control planes, kubelet from
+        # control planes, the CNI between nodes); the processing group is every node's.
+        control_sg = openstack.networking.SecGroup(
+            f"{name}-control-sg",
+            description="hdh Kubernetes control planes: etcd and their own flows",
+            delete_default_rules=True,
+            tags=tags,
+            opts=child,
+        )
+        member_rules(self, name, {"control": control_sg.id, "nodes": g["processing"]})
 
         lb = openstack.loadbalancer.LoadBalancer(
             f"{name}-api-lb",
@@ -257,7 +268,7 @@ class ProcessingCluster(pulumi.ComponentResource):
         controls = self._nodes(
             "k8s-control",
             k.control_plane_count,
-            [*node_groups, api_sg.id],
+            [*node_groups, api_sg.id, control_sg.id],
             "anti-affinity",
             control_data,
         )

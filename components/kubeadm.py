@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from components.cloudinit import user_data
+from components.k8s_facts import psa_exempt_namespaces
 
 CONF_DIR = "/etc/kubernetes/hdh"  # everything this module writes on a control-plane node
 AUDIT_DIR = "/var/log/kubernetes/audit"
@@ -19,8 +20,20 @@ KMS_SOCKET = f"unix://{KMS_DIR}/kms.sock"
 # instance's user data, hence in Nova metadata and in the Pulumi state.
 OPENSTACK_AUTH = f"{CONF_DIR}/openstack-auth.conf"
 API_PORT = 6443
-# Namespaces of the platform's own system pods (CNI, CCM, CSI); everything else is `restricted`.
-PSA_EXEMPT_NAMESPACES = ("kube-system", "calico-system", "tigera-operator")
+# Listed in full, defaults included, so that a change of upstream defaults cannot drop one:
+# DenyServiceExternalIPs (CVE-2020-8554), AlwaysPullImages (an image cached by one bubble is not
+# run by another without its pull credentials), NodeRestriction (a kubelet edits its own node
+# and pods only), Pod Security and the platform's ValidatingAdmissionPolicies, quotas, limits.
+ADMISSION_PLUGINS = (
+    "NodeRestriction",
+    "AlwaysPullImages",
+    "DenyServiceExternalIPs",
+    "PodSecurity",
+    "ValidatingAdmissionPolicy",
+    "LimitRanger",
+    "ResourceQuota",
+    "ServiceAccount",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,7 +128,7 @@ def admission_config() -> dict[str, Any]:
                     "exemptions": {
                         "usernames": [],
                         "runtimeClasses": [],
-                        "namespaces": list(PSA_EXEMPT_NAMESPACES),
+                        "namespaces": psa_exempt_namespaces(),
                     },
                 },
             }
@@ -127,20 +140,28 @@ def _args(pairs: dict[str, str]) -> list[dict[str, str]]:
     return [{"name": k, "value": v} for k, v in pairs.items()]
 
 
-def kubeadm_config(spec: ControlPlaneSpec) -> list[dict[str, Any]]:
-    """InitConfiguration + ClusterConfiguration (kubeadm v1beta4) + KubeletConfiguration."""
-    api_args = {
-        "encryption-provider-config": f"{CONF_DIR}/encryption-config.yaml",
-        "audit-policy-file": f"{CONF_DIR}/audit-policy.yaml",
-        "audit-log-path": f"{AUDIT_DIR}/audit.log",
+def api_server_args(conf_dir: str = CONF_DIR, audit_dir: str = AUDIT_DIR) -> dict[str, str]:
+    """kube-apiserver flags of the platform (kubeadm's apiServer.extraArgs), files under conf_dir.
+
+    The test tier starts a real kube-apiserver with these very flags (files in a scratch dir).
+    """
+    return {
+        "encryption-provider-config": f"{conf_dir}/encryption-config.yaml",
+        "audit-policy-file": f"{conf_dir}/audit-policy.yaml",
+        "audit-log-path": f"{audit_dir}/audit.log",
         "audit-log-maxage": "30",
         "audit-log-maxbackup": "10",
         "audit-log-maxsize": "100",
-        "admission-control-config-file": f"{CONF_DIR}/admission.yaml",
-        "enable-admission-plugins": "NodeRestriction",
+        "admission-control-config-file": f"{conf_dir}/admission.yaml",
+        "enable-admission-plugins": ",".join(ADMISSION_PLUGINS),
         "profiling": "false",
         "tls-min-version": "VersionTLS12",
     }
+
+
+def kubeadm_config(spec: ControlPlaneSpec) -> list[dict[str, Any]]:
+    """InitConfiguration + ClusterConfiguration (kubeadm v1beta4) + KubeletConfiguration."""
+    api_args = api_server_args()
     return [
         {
             "apiVersion": "kubeadm.k8s.io/v1beta4",
@@ -230,6 +251,15 @@ def _yaml(*docs: dict[str, Any]) -> str:
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
+def api_server_files() -> dict[str, str]:
+    """The files api_server_args() names, by file name under its conf_dir (KMS key id apart)."""
+    return {
+        "encryption-config.yaml": _yaml(encryption_config()),
+        "audit-policy.yaml": _yaml(audit_policy()),
+        "admission.yaml": _yaml(admission_config()),
+    }
+
+
 def control_plane_user_data(
     deploy_user: str, public_key: str, hostname: str, spec: ControlPlaneSpec
 ) -> str:
@@ -241,9 +271,7 @@ def control_plane_user_data(
     doc = yaml.safe_load(user_data(deploy_user, public_key, hostname))
     doc["write_files"] = [
         _file(f"{CONF_DIR}/kubeadm.yaml", _yaml(*kubeadm_config(spec))),
-        _file(f"{CONF_DIR}/encryption-config.yaml", _yaml(encryption_config())),
-        _file(f"{CONF_DIR}/audit-policy.yaml", _yaml(audit_policy())),
-        _file(f"{CONF_DIR}/admission.yaml", _yaml(admission_config())),
+        *(_file(f"{CONF_DIR}/{name}", text) for name, text in api_server_files().items()),
         _file(f"{CONF_DIR}/keymanager.conf", f'[KeyManager]\nkey-id = "{spec.kms_key_id}"\n'),
         _file("/etc/systemd/system/hdh-barbican-kms.service", KMS_UNIT, mode="0644"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,10 @@ BASTION = "bastion"
 PLATFORM_ROLES = {
     "services": "base",
     "data": "data-host",
-    "k8s-control": "k8s-node",
-    "k8s-worker": "k8s-node",
+    "k8s-control": "k8s-control",
+    "k8s-worker": "k8s-worker",
 }
+K8S_ROLES = ("k8s-control", "k8s-worker")
 
 
 def load_outputs(path: Path) -> dict[str, Any]:
@@ -66,8 +68,37 @@ def _validate(path: Path, doc: dict[str, Any]) -> None:
         if h.get("name") in names:
             errors.append(ConfigError(str(path), f"hosts[{i}].name", "duplicate host name"))
         names.add(h.get("name"))
+        if h.get("role") in K8S_ROLES and h.get("address") and not _is_ip(h["address"]):
+            # It becomes a firewall source of the other nodes: an address, nothing else.
+            errors.append(ConfigError(str(path), f"hosts[{i}].address", "not an IP address"))
+    k8s = doc.get("kubernetes", {})
+    clients = k8s.get("apiClients", []) if isinstance(k8s, dict) else None
+    if not isinstance(clients, list):
+        errors.append(ConfigError(str(path), "kubernetes.apiClients", "must be a list of CIDRs"))
+    else:
+        for i, cidr in enumerate(clients):
+            if not _is_network(cidr):
+                errors.append(
+                    ConfigError(str(path), f"kubernetes.apiClients[{i}]", "not an IPv4 CIDR")
+                )
     if errors:
         raise ConfigErrors(errors)
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.IPv4Address(value)
+    except (ipaddress.AddressValueError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _is_network(value: Any) -> bool:
+    try:
+        ipaddress.IPv4Network(value)
+    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError, TypeError):
+        return False
+    return True
 
 
 def ssh_config(
@@ -124,6 +155,7 @@ def build(
         )
     )
     hosts: list[HostSpec] = []
+    sources = k8s_sources(doc)
     for h in doc["hosts"]:
         if role and h["role"] != role:
             continue
@@ -137,6 +169,24 @@ def build(
         }
         if key:
             hdata["ssh_key"] = key
+        if h["role"] in K8S_ROLES:
+            hdata["hdh_k8s_sources"] = sources
         hdata.update(host_data or {})
         hosts.append((h["name"], hdata))
     return hosts
+
+
+def k8s_sources(doc: dict[str, Any]) -> dict[str, list[str]]:
+    """Who the Kubernetes ports are open to (components/kubernetes.yaml names), as addresses.
+
+    control-plane and nodes: the cluster's own hosts; api-clients: the CIDRs the platform
+    lets reach the API (stack output `inventory.kubernetes.apiClients`).
+    """
+    hosts = [h for h in doc["hosts"] if h.get("role") in K8S_ROLES]
+    k8s = doc.get("kubernetes") if isinstance(doc.get("kubernetes"), dict) else {}
+    clients = k8s.get("apiClients") if isinstance(k8s.get("apiClients"), list) else []
+    return {
+        "control-plane": [h["address"] for h in hosts if h["role"] == "k8s-control"],
+        "nodes": [h["address"] for h in hosts],
+        "api-clients": [str(c) for c in clients],
+    }

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from components.k8s_facts import psa_exempt_namespaces
 from components.profile import available_profiles, load_profile
 from ground.paths import ROOT
 
@@ -45,7 +46,8 @@ def defaults() -> dict[str, Any]:
         "bastionName": "bastion",
         "classificationKey": "classification",
         "isolatedTiers": ["data", "processing", "bubble"],
-        "psaExemptNamespaces": ["kube-system", "kube-public", "kube-node-lease"],
+        # The one definition the clusters' admission configuration uses too.
+        "psaExemptNamespaces": psa_exempt_namespaces(),
     }
 
 

@@ -26,7 +26,7 @@ STACKS = ["scs-de", "ovh-sbg"]  # magnum, kubeadm
 NS = "kubernetes:core/v1:Namespace"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PER_BUBBLE = 6  # Namespace, NetworkPolicy, ResourceQuota, LimitRange, RoleBinding, ServiceAccount
-CLUSTER_WIDE = 6  # provider, ClusterRole, 2 admission policies and their 2 bindings
+CLUSTER_WIDE = 8  # provider, ClusterRole, 3 admission policies and their 3 bindings
 
 
 def _k8s(plan: Plan) -> list[PlannedResource]:
@@ -96,6 +96,9 @@ def test_quota_limits_and_group_come_from_config(edited_stack: Any) -> None:
             "quotaPods": 13,
             "defaultCpu": "250m",
             "defaultMemory": "512Mi",
+            "quotaEphemeralStorage": "30Gi",
+            "defaultEphemeralStorage": "1Gi",
+            "quotaObjects": 9,
         }
         c["hdh:bubbles"][0]["group"] = "team-cardio"
 
@@ -105,8 +108,13 @@ def test_quota_limits_and_group_come_from_config(edited_stack: Any) -> None:
     hard = objs["ResourceQuota"]["spec"]["hard"]
     assert (hard["requests.cpu"], hard["limits.memory"], hard["pods"]) == ("7", "21Gi", "13")
     assert hard["services.loadbalancers"] == "0"
+    assert hard["requests.ephemeral-storage"] == hard["limits.ephemeral-storage"] == "30Gi"
+    counted = {k: v for k, v in hard.items() if k.startswith("count/")}
+    assert set(counted.values()) == {"9"}
+    assert {"count/configmaps", "count/secrets", "count/jobs.batch"} <= set(counted)
     (limit,) = objs["LimitRange"]["spec"]["limits"]
-    assert limit["default"] == {"cpu": "250m", "memory": "512Mi"} == limit["defaultRequest"]
+    compute = {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"}
+    assert limit["default"] == compute == limit["defaultRequest"]
     binding = objs["RoleBinding"]
     assert binding["subjects"] == [
         {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "team-cardio"}

@@ -22,7 +22,7 @@ import pytest
 from components.config import available_stacks, load_stack
 from components.k8s_baseline import KUBECONFIG_KEY, PLACEHOLDER_KUBECONFIG
 from ground.paths import ROOT
-from hdh.engine import ThrowawayProject, _use_shared_venv, environment
+from hdh.engine import ThrowawayProgram, ThrowawayProject, _use_shared_venv
 from hdh.plan import plan_stack
 
 pytestmark = pytest.mark.engine
@@ -125,25 +125,6 @@ def _provider_checks(workdir: Path, **config: str) -> subprocess.CompletedProces
     for key, value in config.items():
         project.run("config", "set", key, value)
     return project.run("preview", check=False)
-
-
-class ThrowawayProgram(ThrowawayProject):
-    """A tiny test program run the same way as the platform (own state, shared venv)."""
-
-    def __init__(self, workdir: Path, src: Path) -> None:
-        self.dir = workdir / "program"
-        self.stack = "t"
-        shutil.copytree(src, self.dir)
-        _use_shared_venv(self.dir / "Pulumi.yaml")
-        self.env = environment(
-            {
-                "PATH": "/usr/bin:/bin",
-                "HOME": str(Path.home()),
-                "PULUMI_CONFIG_PASSPHRASE": "throwaway-program-only",
-            },
-            backend=f"file://{workdir / 'state'}",
-        )
-        self.run("stack", "init", "t")
 
 
 def test_the_provider_refuses_what_its_schema_forbids(tmp_path: Path) -> None:
