@@ -7,12 +7,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 
-from components.k8s_facts import facts as k8s_facts
+from components.k8s_settings import KubernetesSettings
 from components.model import Model, translate
 from components.profile import Profile, Role, load_profile
 from ground.errors import ConfigError, ConfigErrors
@@ -22,8 +22,6 @@ STACK_DIR = ROOT / "stacks"
 DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
 SSH_KEY = r"^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+"
 TIERS = ("admin", "services", "data", "processing")
-# A Kubernetes resource quantity (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/).
-QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 # Provider keys that hold credentials: they come from the environment or clouds.yaml, never a file.
 CREDENTIAL_KEYS = {
     "password",
@@ -54,44 +52,6 @@ class Bubble(Model):
 class BubblePool(Model):
     cidr: IPv4Network
     prefix_length: int = Field(default=24, ge=16, le=28)
-
-
-class KubernetesSettings(Model):
-    enabled: bool = False
-    mode: Literal["magnum", "kubeadm"] | None = None  # default: the profile's mode
-    control_plane_count: int = Field(default=3, ge=1, le=7)
-    worker_count: int = Field(default=3, ge=1, le=200)
-    version: str = Field(
-        default_factory=lambda: k8s_facts().default_version, pattern=r"^\d+\.\d+\.\d+$"
-    )
-    quota_cpu: str = Field(default="16", pattern=QUANTITY)
-    quota_memory: str = Field(default="64Gi", pattern=QUANTITY)
-    quota_pods: int = Field(default=50, ge=1)
-    default_cpu: str = Field(default="500m", pattern=QUANTITY)
-    default_memory: str = Field(default="1Gi", pattern=QUANTITY)
-    quota_storage: str = Field(default="500Gi", pattern=QUANTITY)  # requests.storage
-    # Node-local disk (container layers, logs, emptyDir): one bubble must not fill a node's disk.
-    quota_ephemeral_storage: str = Field(default="100Gi", pattern=QUANTITY)
-    default_ephemeral_storage: str = Field(default="2Gi", pattern=QUANTITY)
-    # Each counted kind (configmaps, secrets, services, PVCs, jobs, ...) of a bubble namespace:
-    # objects live in etcd, and an unbounded count is a denial of service on the control plane.
-    quota_objects: int = Field(default=100, ge=1, le=10000)
-    # Overlay ranges: never routed by Neutron, but must not shadow a tier or bubble for the pods.
-    pod_cidr: IPv4Network = IPv4Network("10.244.0.0/16")
-    service_cidr: IPv4Network = IPv4Network("10.96.0.0/12")
-    image: str | None = None  # magnum: the driver's node image (default ubuntu-2204-kube-v<ver>)
-    registry: str | None = None  # the image mirror nodes pull from (magnum: container_infra_prefix)
-
-    @field_validator("version")
-    @classmethod
-    def _supported(cls, v: str) -> str:
-        minor = ".".join(v.split(".")[:2])
-        supported = k8s_facts().supported_minors
-        if minor not in supported:
-            raise ValueError(
-                f"Kubernetes {minor} is not a supported minor (supported: {', '.join(supported)})"
-            )
-        return v
 
 
 class Settings(Model):
@@ -258,6 +218,17 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
     bubbles, bubble_errors = _resolve_bubbles(settings, path)
     errors += bubble_errors
     errors += list(_check_overlaps(settings, bubbles, path))
+    auth_url = raw.get("openstack:authUrl") or profile.auth_url
+    k8s = settings.kubernetes
+    if k8s.enabled and (k8s.mode or profile.kubernetes.mode) == "kubeadm" and not auth_url:
+        errors.append(
+            ConfigError(
+                path,
+                "openstack:authUrl",
+                "a kubeadm cluster's cloud controller needs the Keystone URL (set it here or "
+                "authUrl in the profile)",
+            )
+        )
     if errors:
         raise ConfigErrors(errors)
     assert region is not None
@@ -265,7 +236,7 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
         stack=stack,
         path=path,
         region=region,
-        auth_url=raw.get("openstack:authUrl") or profile.auth_url,
+        auth_url=auth_url,
         profile=profile,
         settings=settings,
         bubbles=tuple(bubbles),

@@ -39,11 +39,8 @@ COUNTED = (
     "jobs.batch",
     "cronjobs.batch",
 )
-# A kubeadm cluster's kubeconfig, set after bootstrap with `pulumi config set --secret`. The
-# kubernetes provider's own key: the default provider that would read it is disabled by stacks.
-KUBECONFIG_KEY = "kubernetes:kubeconfig"
-# Stands in for a kubeconfig the plan cannot have (a Magnum cluster's before creation, a kubeadm
-# cluster's before bootstrap): syntactically valid, pointing nowhere, never contacted.
+# Stands in for a kubeconfig the plan cannot have (a Magnum cluster's before creation):
+# syntactically valid, pointing nowhere, never contacted.
 PLACEHOLDER_KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters:
@@ -307,8 +304,3 @@ def internal_load_balancer(
     }
     spec: Any = {"type": "LoadBalancer", "selector": selector, "ports": ports}
     return kubernetes.core.v1.Service(name, metadata=metadata, spec=spec, opts=opts)
-
-
-def bootstrap_kubeconfig() -> pulumi.Output[str] | None:
-    """The secret `kubernetes:kubeconfig` of the stack, or None before the cluster's bootstrap."""
-    return pulumi.Config("kubernetes").get_secret("kubeconfig")

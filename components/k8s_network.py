@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
-from components.k8s_facts import node_ports
+from components.k8s_facts import NodeRole, node_ports
 
 # Groups of the table's sources: control-plane hosts carry `control`, every node `nodes` (the
 # processing tier's group: only cluster nodes are on that tier). api-clients flows (6443) are
@@ -40,7 +40,11 @@ def member_flows() -> list[Flow]:
     flows: set[Flow] = set()
     worker = node_ports("k8s-worker")
     seen = {(p.proto, tuple(p.ports), p.from_) for p in worker}
-    for role, target in (("k8s-worker", "nodes"), ("k8s-control", "control")):
+    targets: tuple[tuple[NodeRole, str], ...] = (
+        ("k8s-worker", "nodes"),
+        ("k8s-control", "control"),
+    )
+    for role, target in targets:
         for p in node_ports(role):
             if p.from_ not in GROUP_OF:
                 continue

@@ -98,29 +98,32 @@ def new_token() -> str:
     )
 
 
+def cluster_secrets(cluster: str) -> dict[str, str]:
+    """A new CA (ECDSA P-256, CA_DAYS), its pin, a bootstrap token and a certificate key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cluster)])
+    ca = _certificate(name, name, key.public_key(), key, CA_DAYS, ca=True)
+    ca_pem = ca.public_bytes(serialization.Encoding.PEM).decode()
+    return {
+        "ca_cert": ca_pem,
+        "ca_cert_hash": ca_cert_hash(ca_pem),
+        "ca_key": _pem_key(key),
+        "token": new_token(),
+        "certificate_key": secrets.token_hex(32),
+    }
+
+
 class _ClusterSecretsProvider(ResourceProvider):
     """Generates the CA, token and certificate key once; never changes them in place."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        from cryptography import x509
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, props["cluster"])])
-        ca = _certificate(name, name, key.public_key(), key, CA_DAYS, ca=True)
-        from cryptography.hazmat.primitives import serialization
-
-        ca_pem = ca.public_bytes(serialization.Encoding.PEM).decode()
-        outs = {
-            **props,
-            "ca_cert": ca_pem,
-            "ca_cert_hash": ca_cert_hash(ca_pem),
-            "ca_key": _pem_key(key),
-            "token": new_token(),
-            "certificate_key": secrets.token_hex(32),
-        }
-        return CreateResult(id_=ca_cert_hash(ca_pem).removeprefix("sha256:")[:32], outs=outs)
+        outs = {**props, **cluster_secrets(props["cluster"])}
+        return CreateResult(id_=outs["ca_cert_hash"].removeprefix("sha256:")[:32], outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = olds.get("cluster") != news.get("cluster")
@@ -149,31 +152,32 @@ class ClusterSecrets(Resource, module="k8s", name="ClusterSecrets"):
         )
 
 
+def admin_credential(ca_cert: str, ca_key: str, days: int) -> dict[str, str]:
+    """A client certificate (CN ADMIN_USER, O ADMIN_GROUP) signed by the cluster CA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    ca = x509.load_pem_x509_certificate(ca_cert.encode())
+    signer = serialization.load_pem_private_key(ca_key.encode(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ADMIN_GROUP),
+            x509.NameAttribute(NameOID.COMMON_NAME, ADMIN_USER),
+        ]
+    )
+    cert = _certificate(subject, ca.subject, key.public_key(), signer, days, ca=False)
+    return {"cert": cert.public_bytes(serialization.Encoding.PEM).decode(), "key": _pem_key(key)}
+
+
 class _AdminCredentialProvider(ResourceProvider):
     """A client certificate signed by the cluster CA, for the program's Kubernetes provider."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-
-        ca = x509.load_pem_x509_certificate(props["ca_cert"].encode())
-        ca_key = serialization.load_pem_private_key(props["ca_key"].encode(), None)
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, ADMIN_GROUP),
-                x509.NameAttribute(NameOID.COMMON_NAME, ADMIN_USER),
-            ]
-        )
-        cert = _certificate(subject, ca.subject, key.public_key(), ca_key, props["days"], ca=False)
-        outs = {
-            **props,
-            "cert": cert.public_bytes(serialization.Encoding.PEM).decode(),
-            "key": _pem_key(key),
-        }
-        return CreateResult(id_=f"{cert.serial_number:x}", outs=outs)
+        outs = {**props, **admin_credential(props["ca_cert"], props["ca_key"], int(props["days"]))}
+        return CreateResult(id_=hashlib.sha256(outs["cert"].encode()).hexdigest()[:32], outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in ("ca_cert", "days") if olds.get(k) != news.get(k)]

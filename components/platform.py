@@ -118,13 +118,16 @@ class Platform(pulumi.ComponentResource):
             return grp.id
 
         services_group = anti_affinity("services", s.services_count)
+        services: list[Host] = []
         for i in range(s.services_count):
-            host(
-                f"{name}-services{i}",
-                "services",
-                "services",
-                ["services", "managed"],
-                server_group_id=services_group,
+            services.append(
+                host(
+                    f"{name}-services{i}",
+                    "services",
+                    "services",
+                    ["services", "managed"],
+                    server_group_id=services_group,
+                )
             )
 
         if s.data_hosts:
@@ -184,6 +187,8 @@ class Platform(pulumi.ComponentResource):
                     template=template,
                     external_network_id=args.external_network_id,
                     bubble_group_ids={n: b.group_id for n, b in self.bubbles.items()},
+                    # The services proxy, the nodes' only way to packages and images.
+                    proxy_url=services[0].address.apply(lambda a: f"http://{a}:{s.proxy_port}"),
                 ),
                 opts=child,
             )

@@ -183,8 +183,8 @@ def k8s_sources(doc: dict[str, Any]) -> dict[str, list[str]]:
     lets reach the API (stack output `inventory.kubernetes.apiClients`).
     """
     hosts = [h for h in doc["hosts"] if h.get("role") in K8S_ROLES]
-    k8s = doc.get("kubernetes") if isinstance(doc.get("kubernetes"), dict) else {}
-    clients = k8s.get("apiClients") if isinstance(k8s.get("apiClients"), list) else []
+    k8s: dict[str, Any] = doc.get("kubernetes") or {}
+    clients: list[Any] = k8s.get("apiClients") or []
     return {
         "control-plane": [h["address"] for h in hosts if h["role"] == "k8s-control"],
         "nodes": [h["address"] for h in hosts],

@@ -62,7 +62,7 @@ def free_port() -> int:
         return port
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+def _pem_key(key: Any) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -72,21 +72,26 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 @dataclass
 class Pki:
-    """A throwaway cluster CA and the certificates the tests need, written under `dir`."""
+    """The cluster CA (given, or a throwaway one) and the certificates the tests need."""
 
     dir: Path
-    ca_key: ec.EllipticCurvePrivateKey = field(init=False)
+    ca_pem: tuple[str, str] | None = None  # (certificate, key): the stack's generated CA
+    ca_key: Any = field(init=False)
     ca: x509.Certificate = field(init=False)
 
     def __post_init__(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ca_key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hdh-test-ca")])
-        self.ca = (
-            self._builder(name, self.ca_key.public_key(), issuer=name)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self.ca_key, hashes.SHA256())
-        )
+        if self.ca_pem is not None:
+            self.ca = x509.load_pem_x509_certificate(self.ca_pem[0].encode())
+            self.ca_key = serialization.load_pem_private_key(self.ca_pem[1].encode(), None)
+        else:
+            self.ca_key = ec.generate_private_key(ec.SECP256R1())
+            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hdh-test-ca")])
+            self.ca = (
+                self._builder(name, self.ca_key.public_key(), issuer=name)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(self.ca_key, hashes.SHA256())
+            )
         self.write("ca.crt", self.ca.public_bytes(serialization.Encoding.PEM))
         self.write("ca.key", _pem_key(self.ca_key))
 
@@ -216,23 +221,6 @@ def _kubeconfig(path: Path, url: str, pki: Pki, user: str) -> Path:
     return path
 
 
-def inline_kubeconfig(path: Path) -> str:
-    """The same kubeconfig with certificates embedded (what the Pulumi provider is given)."""
-    doc = json.loads(path.read_text())
-    cluster = doc["clusters"][0]["cluster"]
-    cluster["certificate-authority-data"] = _b64(cluster.pop("certificate-authority"))
-    user = doc["users"][0]["user"]
-    user["client-certificate-data"] = _b64(user.pop("client-certificate"))
-    user["client-key-data"] = _b64(user.pop("client-key"))
-    return json.dumps(doc)
-
-
-def _b64(path: str) -> str:
-    import base64
-
-    return base64.b64encode(Path(path).read_bytes()).decode()
-
-
 def _spawn(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -268,13 +256,14 @@ def start(
     service_cidr: str,
     users: Mapping[str, tuple[str, tuple[str, ...]]],
     controller_manager: Path | None = None,
+    ca: tuple[str, str] | None = None,
 ) -> ApiServer:
     """etcd, then kube-apiserver with `platform_args` (files named there written first).
 
     `users`: kubeconfig name -> (user name, groups), each with a client certificate.
     """
     bins = install("install-k8s")
-    pki = Pki(workdir / "pki")
+    pki = Pki(workdir / "pki", ca)
     pki.issue("apiserver", "kube-apiserver", server=True)
     pki.service_account_keys()
     for name, (cn, groups) in {"admin": ("hdh-admin", ("system:masters",)), **users}.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +21,21 @@ import pytest
 import yaml
 
 from components.config import load_stack, stack_path
+from components.k8s_addons import addons
 from components.k8s_admission import INTERNAL_LB_ANNOTATION, admission_bindings
 from components.k8s_admission import admission_policies as vaps
-from components.kubeadm import ADMISSION_PLUGINS, api_server_args, api_server_files
+from components.k8s_bootstrap import node_files
+from components.k8s_secrets import (
+    ADMIN_GROUP,
+    admin_credential,
+    cluster_secrets,
+    kubeconfig,
+    wait_ready,
+)
+from components.kubeadm import ADMISSION_PLUGINS, CONF_DIR, api_server_args, api_server_files
 from ground.paths import ROOT
 from hdh.engine import ThrowawayProgram
-from tests.components.k8s_apiserver import ApiServer, inline_kubeconfig, install, start
+from tests.components.k8s_apiserver import ApiServer, install, start
 
 pytestmark = pytest.mark.k8s
 STACK = "ovh-sbg"
@@ -36,6 +46,10 @@ USERS = {
     "spare": ("bob", ("hdh-bubble-demo-epidemio",)),  # the bubble whose `default` is deleted
 }
 OBJECTS = 5  # hdh:kubernetes.quotaObjects of the test stack: small enough to reach
+
+
+# The stack's own generated CA (components/k8s_secrets.py), as kubeadm init would use it.
+SECRETS = cluster_secrets("hdh-ovh-sbg")
 
 
 def _cluster(
@@ -63,6 +77,7 @@ def _cluster(
         service_cidr=str(cfg.settings.kubernetes.service_cidr),
         users=USERS,
         controller_manager=kcm,
+        ca=(SECRETS["ca_cert"], SECRETS["ca_key"]),
     )
 
 
@@ -76,8 +91,36 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
 
 
 @pytest.fixture(scope="module")
-def baseline(cluster: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """`pulumi up` of the baseline component, with the real provider, onto the test cluster."""
+def minted(cluster: ApiServer) -> str:
+    """The admin kubeconfig the stack mints (AdminCredential), waited for as `pulumi up` does.
+
+    Its group is bound to cluster-admin by kubeadm init; done here the way kubeadm does it.
+    """
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "kubeadm:cluster-admins"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "cluster-admin",
+        },
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": ADMIN_GROUP}
+        ],
+    }
+    _accepted(cluster.apply("admin", binding))
+    admin = admin_credential(SECRETS["ca_cert"], SECRETS["ca_key"], 1)
+    wait_ready(cluster.url, SECRETS["ca_cert"], admin["cert"], admin["key"], timeout=30)
+    return kubeconfig(cluster.url, "hdh-ovh-sbg", SECRETS["ca_cert"], admin["cert"], admin["key"])
+
+
+@pytest.fixture(scope="module")
+def baseline(
+    cluster: ApiServer, minted: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """`pulumi up` of the baseline component, with the real provider and the minted admin
+    kubeconfig, onto the test cluster."""
     work = tmp_path_factory.mktemp("baseline")
     doc = yaml.safe_load(stack_path(STACK).read_text())
     doc["config"]["hdh:kubernetes"] = {"enabled": True, "quotaObjects": OBJECTS}
@@ -86,8 +129,7 @@ def baseline(cluster: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> di
     program = ThrowawayProgram(work, ROOT / "tests" / "components" / "programs" / "k8s_baseline")
     program.run("config", "set", "stack", STACK)
     program.run("config", "set", "stackFile", str(stack_file))
-    kubeconfig = inline_kubeconfig(cluster.users["admin"])
-    program.run("config", "set", "--secret", "kubeconfig", stdin=kubeconfig)
+    program.run("config", "set", "--secret", "kubeconfig", stdin=minted)
     started = time.monotonic()
     up = program.run("up", "--yes", "--skip-preview")
     result = {"seconds": time.monotonic() - started, "stdout": up.stdout}
@@ -428,3 +470,33 @@ def test_only_the_controller_creates_a_bare_default_account(magnum_like: ApiServ
     bare = {"apiVersion": "v1", "kind": "ServiceAccount"}
     bare["metadata"] = {"name": "default", "namespace": "bubble-fresh"}  # type: ignore[assignment]
     assert "automountServiceAccountToken: false" in _until_refused(magnum_like, bare)
+
+
+# -- the bootstrap's files, checked by the real tools ---------------------------------------
+
+
+def test_kubeadm_accepts_every_generated_configuration(tmp_path: Path) -> None:
+    from tests.components.test_k8s_bootstrap import make_join
+
+    kubeadm = install("install-k8s") / "kubeadm"
+    join = make_join()
+    for role, name in (("init", "kubeadm.yaml"), ("control", "join.yaml"), ("worker", "join.yaml")):
+        (f,) = [f for f in node_files(join, role) if f["path"] == f"{CONF_DIR}/{name}"]  # type: ignore[arg-type]
+        path = tmp_path / f"{role}.yaml"
+        path.write_text(f["content"])
+        done = subprocess.run([str(kubeadm), "config", "validate", "--config", str(path)],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        assert done.returncode == 0, f"{role}: {done.stdout}{done.stderr}"
+
+
+def test_addons_pass_the_api_server(cluster: ApiServer, baseline: dict) -> None:
+    """kube-router, the cloud controller and the CSR approver as the first control plane
+    applies them: schema, RBAC and admission (kube-system is the exempt namespace)."""
+    from tests.components.test_k8s_bootstrap import make_join
+
+    bundle = "\n---\n".join(json.dumps(o) for o in addons(make_join().addon))
+    done = cluster.kubectl(
+        "admin", "apply", "--server-side", "--dry-run=server", "-f", "-", stdin=bundle
+    )
+    assert done.returncode == 0, done.stderr
+    assert "daemonset.apps/kube-router serverside-applied (server dry run)" in done.stdout

@@ -1,8 +1,7 @@
 """The real engine on every committed stack: offline preview, plan agreement, provider checks.
 
 Each stack is previewed once (`pulumi preview --json`) in a throwaway copy of the project with
-the real OpenStack and Kubernetes providers and no account: lookups are pinned, a kubeadm stack
-gets a stand-in kubeconfig, the same one the credential-free plan uses.
+the real OpenStack and Kubernetes providers and no account: lookups are pinned.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from components.config import available_stacks, load_stack
-from components.k8s_baseline import KUBECONFIG_KEY, PLACEHOLDER_KUBECONFIG
+from components.config import available_stacks
+from components.k8s_baseline import PLACEHOLDER_KUBECONFIG
 from ground.paths import ROOT
 from hdh.engine import ThrowawayProgram, ThrowawayProject, _use_shared_venv
 from hdh.plan import plan_stack
@@ -40,9 +39,6 @@ Key = tuple[str, str, str, str]
 @cache
 def _previewed(stack: str, workdir: Path) -> tuple[ThrowawayProject, dict[str, Any]]:
     project = ThrowawayProject(workdir / stack, stack, PINNED)
-    cfg = load_stack(stack)
-    if cfg.settings.kubernetes.enabled and cfg.kubernetes_mode == "kubeadm":
-        project.run("config", "set", "--secret", KUBECONFIG_KEY, stdin=PLACEHOLDER_KUBECONFIG)
     return project, project.preview_json()
 
 
