@@ -35,7 +35,8 @@ def _sources(name: str, sources: Mapping[str, Sequence[str]]) -> str:
     nets = []
     for a in addrs:
         try:
-            nets.append(str(ipaddress.IPv4Network(a)))
+            net = ipaddress.IPv4Network(a)
+            nets.append(str(net.network_address) if net.prefixlen == 32 else str(net))
         except ValueError:
             raise OperationError(f"R80: source {name}: {a!r} is not an IPv4 address") from None
     if not nets:

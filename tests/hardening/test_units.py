@@ -39,8 +39,8 @@ def test_firewall_replaces_only_its_table() -> None:
 
 def test_kubernetes_ports_only_from_their_sources() -> None:
     control = ruleset(data.settings("firewall", "k8s-control"), 22, SOURCES)
-    cps = "{ 10.30.32.10/32, 10.30.32.11/32 }"
-    nodes = "{ 10.30.32.10/32, 10.30.32.11/32, 10.30.32.20/32 }"
+    cps = "{ 10.30.32.10, 10.30.32.11 }"
+    nodes = "{ 10.30.32.10, 10.30.32.11, 10.30.32.20 }"
     assert f"ip saddr {cps} tcp dport {{ 2379, 2380 }} accept" in control
     assert f"ip saddr {cps} tcp dport {{ 10250 }} accept" in control
     assert f"ip saddr {nodes} meta l4proto 4 accept" in control
