@@ -29,7 +29,9 @@ HOSTS = {
     "data": ("hdh-data0-port", "data"),
     "services": ("hdh-services0-port", "services"),
 }
-PROBES = [("tcp", p) for p in (22, 179, 2379, 2380, 6443, 10250, 10256, 10257, 10259, 30080)]
+PROBES: list[tuple[str, int | None]] = [
+    ("tcp", p) for p in (22, 179, 2379, 2380, 6443, 10250, 10256, 10257, 10259, 30080)
+]
 PROBES += [("udp", 4789), ("udp", 8472), ("ipip", None)]
 
 
@@ -50,7 +52,7 @@ def _covers(rule: PlannedResource, proto: str, port: int | None) -> bool:
     if i.get("protocol") not in (None, "", proto):
         return False
     lo, hi = i.get("portRangeMin"), i.get("portRangeMax")
-    return port is None or lo is None or lo <= port <= hi
+    return port is None or lo is None or hi is None or lo <= port <= hi
 
 
 def _matches(rule: PlannedResource, groups: set[str], net: IPv4Network) -> bool:
@@ -94,7 +96,9 @@ def expected() -> set[tuple[str, str, str, int | None]]:
                 dst_ok = dst in kinds and (f.target == "nodes" or kinds[dst] == "control")
                 if src_ok and dst_ok:
                     for proto, port in PROBES:
-                        if proto == f.proto and (port is None or f.lo <= port <= f.hi):
+                        if proto != f.proto:
+                            continue
+                        if port is None or f.lo is None or f.hi is None or f.lo <= port <= f.hi:
                             flows.add((src, dst, proto, port))
             api_client = src in ("bastion", "bubble", "control", "control-peer", "worker")
             if api_client and dst in ("control", "control-peer"):
