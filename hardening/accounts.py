@@ -212,3 +212,10 @@ def admin_accounts() -> None:
         )
     if c.get("R34", {}).get("system_accounts.nologin"):
         ops.system_accounts_nologin(name="R34 system accounts have no login shell")
+
+
+@deploy("Accounts, passwords and sessions (R31 R32 R33 R34 R36 R68)")
+def accounts() -> None:
+    password_policy()
+    sessions()
+    admin_accounts()

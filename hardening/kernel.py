@@ -28,7 +28,7 @@ def kernel_parameters() -> None:
     # disk booted with a kernel of its own gets. In a container only the live values are limited
     # (ops.sysctls skips what the shared kernel owns), and systemd-sysctl ignores read-only keys.
     lines: list[str] = []
-    for rnum, values in by_control("sysctl").items():
+    for rnum, values in by_control("kernel").items():
         lines.extend(f"{key} = {value}\n" for key, value in values.items())
         ops.sysctls(name=f"{rnum} {CONTROL_TITLES.get(rnum, 'kernel parameters')}", values=values)  # type: ignore[arg-type]
     ops.validated_file(
