@@ -6,11 +6,11 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from hardening import ops
-from hardening.common import by_control
+from hardening.common import DROP_IN_PREFIX, by_control
 from hardening.facts import PathExists
 
-SYSCTL_FILE = "/etc/sysctl.d/60-hdh-anssi.conf"
-GRUB_DROP_IN = "/etc/default/grub.d/60-hdh-anssi.cfg"
+SYSCTL_FILE = f"/etc/sysctl.d/60-{DROP_IN_PREFIX}.conf"
+GRUB_DROP_IN = f"/etc/default/grub.d/60-{DROP_IN_PREFIX}.cfg"
 CONTROL_TITLES = {
     "R8": "memory options (vm.mmap_min_addr)",
     "R9": "kernel configuration options",

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from hardening import data
+from hardening import data, kernel
 
-SYSCTL_FILE = "/etc/sysctl.d/60-hdh-anssi.conf"
+SYSCTL_FILE = kernel.SYSCTL_FILE
 
 
 def keys(rnum: str) -> list[str]:
