@@ -114,7 +114,14 @@ class Pki:
         path.chmod(0o600)
         return path
 
-    def issue(self, name: str, cn: str, groups: tuple[str, ...] = (), server: bool = False) -> None:
+    def issue(
+        self,
+        name: str,
+        cn: str,
+        groups: tuple[str, ...] = (),
+        server: bool = False,
+        ips: tuple[str, ...] = (),
+    ) -> None:
         """<name>.crt and <name>.key: a client certificate (CN = user, O = groups) or a server's."""
         key = ec.generate_private_key(ec.SECP256R1())
         attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
@@ -127,7 +134,7 @@ class Pki:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(
                     [
-                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                        *(x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", *ips)),
                         x509.DNSName("localhost"),
                         x509.DNSName("kubernetes.default.svc"),
                     ]
@@ -157,6 +164,7 @@ class ApiServer:
     url: str
     bin_dir: Path
     users: dict[str, Path] = field(default_factory=dict)
+    pki: Pki | None = None
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def kubectl(
@@ -257,6 +265,8 @@ def start(
     users: Mapping[str, tuple[str, tuple[str, ...]]],
     controller_manager: Path | None = None,
     ca: tuple[str, str] | None = None,
+    server_ips: tuple[str, ...] = (),
+    controller_args: tuple[str, ...] = (),
 ) -> ApiServer:
     """etcd, then kube-apiserver with `platform_args` (files named there written first).
 
@@ -264,7 +274,7 @@ def start(
     """
     bins = install("install-k8s")
     pki = Pki(workdir / "pki", ca)
-    pki.issue("apiserver", "kube-apiserver", server=True)
+    pki.issue("apiserver", "kube-apiserver", server=True, ips=server_ips)
     pki.service_account_keys()
     for name, (cn, groups) in {"admin": ("hdh-admin", ("system:masters",)), **users}.items():
         pki.issue(name, cn, groups)
@@ -272,7 +282,7 @@ def start(
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text)
     client, peer, secure = free_port(), free_port(), free_port()
-    server = ApiServer(dir=workdir, url=f"https://127.0.0.1:{secure}", bin_dir=bins)
+    server = ApiServer(dir=workdir, url=f"https://127.0.0.1:{secure}", bin_dir=bins, pki=pki)
     try:
         server.procs.append(
             _spawn(
@@ -337,6 +347,7 @@ def start(
                         "--bind-address=127.0.0.1",
                         f"--secure-port={free_port()}",
                         f"--cert-dir={workdir / 'kcm-certs'}",
+                        *controller_args,
                     ],
                     workdir / "kube-controller-manager.log",
                 )
