@@ -186,8 +186,17 @@ class ApiServer:
         """`kubectl create -f -` of one object as `user` (create, not apply: no merge)."""
         return self.kubectl(user, "create", "-f", "-", *extra, stdin=json.dumps(doc))
 
-    def kubeconfig(self, user: str) -> str:
-        return self.users[user].read_text()
+    def kubeconfig(self, user: str, server: str | None = None) -> str:
+        """`user`'s kubeconfig with its certificates embedded, for `server` (default: ours)."""
+        import base64
+
+        doc = json.loads(self.users[user].read_text())
+        cluster, creds = doc["clusters"][0]["cluster"], doc["users"][0]["user"]
+        for section, key in ((cluster, "certificate-authority"), (creds, "client-certificate"),
+                             (creds, "client-key")):  # fmt: skip
+            section[f"{key}-data"] = base64.b64encode(Path(section.pop(key)).read_bytes()).decode()
+        cluster["server"] = server or self.url
+        return json.dumps(doc)
 
     def stop(self) -> None:
         """Stop what start() started, by PID, last started first."""
