@@ -304,17 +304,16 @@ def provision(
     t0 = time.monotonic()
     vm.run(NODE_SETUP, timeout=1800)
     vm.timings["provision s"] = time.monotonic() - t0
-    args = " ".join(router_args)
+    # The kubelet registers the node first; kube-router then reads its pod range (node IPAM)
+    # into the CNI configuration, and the node turns Ready.
     vm.run(
+        "systemd-run --unit=kubelet --property=Restart=always /usr/local/bin/kubelet "
+        "--config=/var/lib/kubelet/config.yaml --kubeconfig=/etc/kubernetes/kubelet.conf "
+        f"--node-ip={NODE_IP}\n"
         "systemd-run --unit=kube-router --property=Restart=always "
         "--setenv=KUBE_ROUTER_CNI_CONF_FILE=/etc/cni/net.d/10-kuberouter.conflist "
         f"/usr/local/bin/kube-router --kubeconfig=/etc/kubernetes/kube-router.conf "
-        f"--hostname-override={NODE} {args}\n"
-        "for _ in $(seq 120); do grep -q subnet /etc/cni/net.d/10-kuberouter.conflist && break; "
-        "sleep 2; done\ngrep -q subnet /etc/cni/net.d/10-kuberouter.conflist\n"
-        "systemd-run --unit=kubelet --property=Restart=always /usr/local/bin/kubelet "
-        "--config=/var/lib/kubelet/config.yaml --kubeconfig=/etc/kubernetes/kubelet.conf "
-        f"--node-ip={NODE_IP}\n",
+        f"--hostname-override={NODE} {' '.join(router_args)}\n",
         timeout=600,
     )
     t1 = time.monotonic()
