@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from components.model import Model, translate
 from components.profile import Profile, Role, load_profile
@@ -20,6 +21,7 @@ from ground.paths import ROOT
 STACK_DIR = ROOT / "stacks"
 DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
 SSH_KEY = r"^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+"
+UTC_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 TIERS = ("admin", "services", "data", "processing")
 # Provider keys that hold credentials: they come from the environment or clouds.yaml, never a file.
 CREDENTIAL_KEYS = {
@@ -94,6 +96,18 @@ class Settings(Model):
     boot_volume_size: int = Field(default=20, ge=10, le=1024)
     proxy_port: int = Field(default=3128, ge=1, le=65535)
     kubernetes: KubernetesSettings = KubernetesSettings()
+    # Throwaway stacks (hdh env) only: UTC expiry, tagged on every taggable resource.
+    expires_at: str | None = Field(default=None, pattern=UTC_TIME)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _real_time(cls, value: str | None) -> str | None:
+        try:
+            if value is not None:
+                datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            raise ValueError("no such date or time (UTC, like 2026-12-04T18:00:00Z)") from None
+        return value
 
 
 @dataclass(frozen=True)

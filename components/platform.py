@@ -47,7 +47,9 @@ class Platform(pulumi.ComponentResource):
         super().__init__("hdh:platform:Platform", name, None, opts)
         cfg, s = args.cfg, args.cfg.settings
         child = pulumi.ResourceOptions(parent=self)
-        labels = Labels(stack=cfg.stack, classification=s.classification)
+        labels = Labels(
+            stack=cfg.stack, classification=s.classification, expires_at=s.expires_at or ""
+        )
         net = PlatformNetwork(
             name,
             NetworkArgs(
