@@ -37,6 +37,9 @@ COMMANDS: dict[str, Command] = {
     "tailoring": Command(
         "hdh.commands.tailoring", "write the XCCDF tailoring that judges our hardening"
     ),
+    "env": Command(
+        "hdh.commands.env", "throwaway environments: cycle, up, verify, down, list, reap"
+    ),
     "docs": Command(
         "hdh.commands.docs", "regenerate the generated docs (config table, rules, coverage)"
     ),

@@ -91,6 +91,24 @@ def _use_shared_venv(path: Path) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
+def copy_project(dest: Path) -> Path:
+    """Copy what the engine needs to run the program and the pack into `dest` (a new directory).
+
+    Profiles come along, stack files do not: the caller writes the one stack it runs.
+    """
+    dest.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        shutil.copy2(ROOT / name, dest / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in PROJECT_DIRS:
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    shutil.copytree(ROOT / "stacks" / "profiles", dest / "stacks" / "profiles")
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+    _use_shared_venv(dest / "Pulumi.yaml")
+    _use_shared_venv(dest / "policies" / "PulumiPolicy.yaml")
+    return dest
+
+
 class ThrowawayProject:
     """A copy of the project in a scratch directory, with its own state and stack file.
 
@@ -107,18 +125,8 @@ class ThrowawayProject:
         env: Mapping[str, str] | None = None,
     ) -> None:
         """`config` overrides keys of the stack file; `env` adds variables (e.g. a cloud's OS_*)."""
-        self.dir = workdir / "project"
+        self.dir = copy_project(workdir / "project")
         self.stack = stack
-        self.dir.mkdir(parents=True)
-        for name in PROJECT_FILES:
-            shutil.copy2(ROOT / name, self.dir / name)
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-        for name in PROJECT_DIRS:
-            shutil.copytree(ROOT / name, self.dir / name, ignore=ignore)
-        shutil.copytree(ROOT / "stacks" / "profiles", self.dir / "stacks" / "profiles")
-        (self.dir / ".venv").symlink_to(ROOT / ".venv")
-        _use_shared_venv(self.dir / "Pulumi.yaml")
-        _use_shared_venv(self.dir / "policies" / "PulumiPolicy.yaml")
         doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
         doc["config"].update(config or {})
         (self.dir / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc))
