@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import signal
 import threading
@@ -24,6 +25,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from ground.errors import HdhError, InputError
+from hdh import engine
 from hdh.throwaway import locks, names, phases
 from hdh.throwaway.report import Report
 from hdh.throwaway.workspace import (
@@ -136,6 +138,7 @@ class Environment:
         if not names.MIN_TTL <= opts.ttl <= names.MAX_TTL:
             raise InputError("--ttl: must be between 15m and 7d")
         name = names.make_name(opts.base, opts.ident)
+        engine.environment(os.environ, backend=backend)  # passphrase set, backend allowed
         now = datetime.now(UTC).replace(microsecond=0)
         expires = now + opts.ttl
         report = Report(command, name, opts.base, backend, names.format_time(expires))
@@ -162,6 +165,7 @@ class Environment:
         m = names.NAME.match(name)
         if not m:
             raise InputError(f"{name!r}: not a throwaway stack name (tw-<base>-<id>)")
+        engine.environment(os.environ, backend=backend)
         report = Report(command, name, m.group("base"), backend)
         env = cls(name, backend, report, opts)
         copy = project(env.dir)
@@ -212,6 +216,7 @@ class Environment:
             self._run(p, body, teardown)
         if p.status == "not-run":
             log.info("%s: not run (%s)", phase, p.detail)
+        self.report.interrupted_by = self.guard.signal
         self.report.write()
         return p.status == "passed"
 
@@ -367,6 +372,7 @@ class Environment:
             else:
                 self.run("destroy", self.destroy, teardown=True)
                 self.run("remove", self.remove, needs=("destroy",), teardown=True)
+            self.report.interrupted_by = self.guard.signal
             self.report.write()
             if self.report.phase("remove").status == "passed" or self.stack is None:
                 shutil.rmtree(self.dir, ignore_errors=True)

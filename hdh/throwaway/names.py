@@ -16,10 +16,10 @@ from ground.errors import InputError
 
 PREFIX = "tw"
 # tw-<base>-<id>: the base is a committed stack (a DNS label), the id has no dash.
-NAME = re.compile(r"^tw-(?P<base>[a-z][a-z0-9-]{0,30}[a-z0-9])-(?P<id>[a-z0-9]{4,24})$")
-ID = re.compile(r"^[a-z0-9]{4,24}$")
+NAME = re.compile(r"^tw-(?P<base>[a-z][a-z0-9-]{0,30}[a-z0-9])-(?P<id>[a-z0-9]{4,24})\Z")
+ID = re.compile(r"^[a-z0-9]{4,24}\Z")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the one spelling of hdh:expiresAt (components/config.py)
-TTL = re.compile(r"^(?:(\d{1,3})d)?(?:(\d{1,4})h)?(?:(\d{1,5})m)?$")
+TTL = re.compile(r"^(?:([0-9]{1,3})d)?(?:([0-9]{1,4})h)?(?:([0-9]{1,5})m)?\Z")
 MIN_TTL = timedelta(minutes=15)  # shorter than a cycle: the reaper could take it mid-way
 MAX_TTL = timedelta(days=7)
 
