@@ -65,10 +65,19 @@ def _available(cmd: Command) -> bool:
     return top == "hdh" or importlib.util.find_spec(top) is not None
 
 
+# Global options followed by a value: that value is not the command word.
+VALUE_OPTIONS = ("--progress",)
+
+
 def _chosen(argv: Sequence[str]) -> str | None:
-    """The command word: the first argument that is not a global option."""
+    """The command word: the first argument that is not a global option (nor its value)."""
+    value_next = False
     for arg in argv:
-        if not arg.startswith("-"):
+        if value_next:
+            value_next = False
+        elif arg in VALUE_OPTIONS:
+            value_next = True
+        elif not arg.startswith("-"):
             return arg
     return None
 
