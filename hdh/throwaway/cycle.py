@@ -30,6 +30,7 @@ from hdh.throwaway import locks, names, phases
 from hdh.throwaway.report import Report
 from hdh.throwaway.workspace import (
     CHILDREN,
+    destroy,
     env_dir,
     project,
     remove_stack,
@@ -336,13 +337,7 @@ class Environment:
 
     def destroy(self) -> dict[str, Any]:
         assert self.stack is not None
-        try:
-            res = self.stack.destroy(color="never", on_event=self._progress("destroy"))
-        except auto.CommandError as exc:
-            # One more pass deletes what the first could not (a volume still detaching).
-            log.warning("destroy: %s; trying once more", _pulumi_errors(exc, self._errors))
-            self._errors = []
-            res = self.stack.destroy(color="never", on_event=self._progress("destroy"))
+        res = destroy(self.stack, self.backend, self._progress("destroy"))
         return {"resourceChanges": dict(res.summary.resource_changes or {})}
 
     def remove(self) -> dict[str, Any]:

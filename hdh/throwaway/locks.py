@@ -10,8 +10,10 @@ Pulumi's own stack lock stops a destroy while an update runs (docs/ci.md).
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
+import socket
 from pathlib import Path
 from types import TracebackType
 
@@ -87,3 +89,36 @@ def for_stack(backend: str, name: str) -> Lock:
 
 def for_reaper(backend: str) -> Lock:
     return Lock(lock_dir(backend), "reaper")
+
+
+def pulumi_lock(backend: str, name: str) -> str:
+    """State of Pulumi's own update lock on a stack of a file:// backend.
+
+    "none": no lock; "stale": every holder ran on this host and is gone (a SIGKILLed update);
+    "running": a holder on this host still runs; "unknown": s3://, another host, or unreadable.
+    """
+    directory = lock_dir(backend)
+    if directory is None:
+        return "unknown"
+    files = list(
+        (directory.parent / ".pulumi" / "locks" / "organization" / "hdh" / name).glob("*.json")
+    )
+    if not files:
+        return "none"
+    running = False
+    for f in files:
+        try:
+            doc = json.loads(f.read_text())
+            pid, host = int(doc["pid"]), str(doc["hostname"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return "unknown"
+        if host != socket.gethostname():
+            return "unknown"
+        try:
+            os.kill(pid, 0)
+            running = True
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            running = True
+    return "running" if running else "stale"

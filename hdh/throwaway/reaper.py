@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from pulumi import automation as auto
 from ground.errors import HdhError
 from hdh.throwaway import locks, names, orphans
 from hdh.throwaway.workspace import (
+    destroy,
     env_dir,
     project,
     remove_stack,
@@ -58,56 +58,13 @@ class Reaped:
         }
 
 
-def _stale_pulumi_lock(backend: str, name: str) -> bool:
-    """A Pulumi (DIY) update lock whose process is gone: a cycle killed with SIGKILL.
-
-    Only file:// backends, and only locks taken on this host by a process that no longer runs.
-    """
-    import json
-    import os
-
-    lock_dir = locks.lock_dir(backend)
-    if lock_dir is None:
-        return False
-    pulumi_locks = lock_dir.parent / ".pulumi" / "locks" / "organization" / "hdh" / name
-    files = list(pulumi_locks.glob("*.json"))
-    if not files:
-        return False
-    for f in files:
-        try:
-            doc = json.loads(f.read_text())
-            pid, host = int(doc["pid"]), str(doc["hostname"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return False
-        if host != socket.gethostname():
-            return False
-        try:
-            os.kill(pid, 0)
-            return False  # still running
-        except ProcessLookupError:
-            continue
-        except PermissionError:
-            return False
-    return True
-
-
 def _destroy(
     ws: auto.LocalWorkspace, name: str, base: str, tags: dict[str, str], backend: str
 ) -> None:
     render_stack_file(
         base, name, {"hdh:expiresAt": tags[names.TAG_EXPIRES]}, Path(ws.work_dir), check=False
     )
-    stack = auto.Stack.select(name, ws)
-    try:
-        stack.destroy(color="never", on_output=log.debug)
-    except auto.ConcurrentUpdateError:
-        if not _stale_pulumi_lock(backend, name):
-            raise
-        log.warning("reap: %s: the update lock of a process that is gone: cancelling it", name)
-        stack.cancel()
-        stack.destroy(color="never", on_output=log.debug)
-    except auto.CommandError:
-        stack.destroy(color="never", on_output=log.debug)  # once more, as a cycle does
+    destroy(auto.Stack.select(name, ws), backend, None, wait=0)
     remove_stack(ws, name)
     shutil.rmtree(env_dir(name), ignore_errors=True)
 

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,38 @@ def stack_names(ws: auto.LocalWorkspace) -> list[str]:
 
 def tags(ws: auto.LocalWorkspace, name: str) -> dict[str, str]:
     return dict(ws.list_tags(name))
+
+
+def destroy(
+    stack: auto.Stack, backend: str, on_event: Any, wait: float = 600.0
+) -> auto.DestroyResult:
+    """`pulumi destroy`, past what a killed run leaves: its update lock, a half-done first pass.
+
+    A stale Pulumi lock (its process gone, on this host) is cancelled; a lock whose process still
+    runs here (an engine orphaned by a killed CI step) is waited for up to `wait` seconds.
+    """
+    from hdh.throwaway import locks
+
+    deadline = time.monotonic() + wait
+    retried = False
+    while True:
+        try:
+            return stack.destroy(color="never", on_event=on_event, on_output=log.debug)
+        except auto.ConcurrentUpdateError:
+            state = locks.pulumi_lock(backend, stack.name)
+            if state == "stale":
+                log.warning(
+                    "destroy: %s: cancelling the update lock of a process that is gone", stack.name
+                )
+                stack.cancel()
+            elif state == "running" and time.monotonic() < deadline:
+                log.info("destroy: %s: an update still runs on this host; waiting", stack.name)
+                time.sleep(10)
+            else:
+                raise
+        except auto.CommandError:
+            if retried:
+                raise
+            # One more pass deletes what the first could not (a volume still detaching).
+            log.warning("destroy: %s: first pass failed; trying once more", stack.name)
+            retried = True
