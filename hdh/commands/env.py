@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,10 @@ def _hosts(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ssh-timeout",
         type=float,
-        default=900.0,
+        default=None,
         metavar="S",
-        help="seconds for every host to answer SSH through the bastion (900)",
+        help="seconds for every host to answer SSH through the bastion "
+        "(default $HDH_SSH_TIMEOUT or 900)",
     )
     p.add_argument(
         "--step-timeout",
@@ -124,6 +126,12 @@ def _options(args: argparse.Namespace) -> Any:
     if key is not None and not key.is_file():
         raise InputError(f"--ssh-key {key}: no such file")
     opts.ssh_key = key.resolve() if key else None
+    if hasattr(args, "ssh_timeout") and args.ssh_timeout is None:
+        text = os.environ.get("HDH_SSH_TIMEOUT") or "900"
+        try:
+            args.ssh_timeout = float(text)
+        except ValueError:
+            raise InputError(f"HDH_SSH_TIMEOUT={text!r}: not a number of seconds") from None
     for flag in ("ssh_timeout", "step_timeout"):
         value = getattr(args, flag, None)
         if value is not None:

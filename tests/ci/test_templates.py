@@ -120,7 +120,7 @@ def test_no_expression_inside_a_run_step_and_secrets_only_in_env() -> None:
             )
     doc = load(GITLAB)
     defined = set(doc.get("variables", {}))
-    for name, job in doc.items():
+    for job in doc.values():
         if isinstance(job, dict):
             defined |= set(job.get("variables", {}) or {})
     assert not defined & SECRETS, "secrets come from the project's masked variables, not the file"

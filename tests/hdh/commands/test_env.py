@@ -72,6 +72,13 @@ def test_a_report_path_that_is_a_directory(
     _fails(argv, "exists and is a directory", capsys, sandbox)
 
 
+def test_a_bad_ssh_timeout_from_the_environment(
+    capsys: pytest.CaptureFixture[str], sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HDH_SSH_TIMEOUT", "ten minutes")
+    _fails(["cycle", "--from", "local"], "HDH_SSH_TIMEOUT='ten minutes'", capsys, sandbox)
+
+
 def test_no_passphrase(
     capsys: pytest.CaptureFixture[str], sandbox: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
