@@ -114,6 +114,21 @@ def _essence(message: str) -> str:
     return bullets[-1] if bullets else (lines[-1] if lines else "")
 
 
+def _reachable(inventory: dict[str, Any]) -> dict[str, Any]:
+    """The inventory as seen from outside: the bastion host at its public address.
+
+    The stack lists the bastion among the hosts at its private address, which only the cloud's
+    own networks reach; from CI it answers at the floating IP (`bastion.address`).
+    """
+    public = (inventory.get("bastion") or {}).get("address")
+    hosts = [
+        {**h, "address": public} if public and h.get("role") == "bastion" else h
+        for h in inventory.get("hosts") or []
+        if isinstance(h, dict)
+    ]
+    return {**inventory, "hosts": hosts}
+
+
 class Environment:
     """One throwaway stack on the backend and its files on this machine (env_dir)."""
 
@@ -308,7 +323,7 @@ class Environment:
         if inv is None or not isinstance(inv.value, dict):
             raise phases.PhaseFailed("the stack has no `inventory` output")
         outputs = self.dir / "outputs.json"
-        outputs.write_text(json.dumps({"inventory": inv.value}, indent=1))
+        outputs.write_text(json.dumps({"inventory": _reachable(inv.value)}, indent=1))
         doc = load_outputs(outputs)
         user = str((doc.get("bastion") or {}).get("user") or "deploy")
         cfg = self.dir / "ssh_config"

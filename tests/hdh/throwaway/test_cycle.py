@@ -121,3 +121,16 @@ def test_a_bug_in_a_phase_is_a_failure_with_its_traceback_logged(
     assert not env.run("policy", lambda: facts["missing"])
     assert env.report.phase("policy").detail == "KeyError: 'missing'"
     assert any(r.exc_info for r in caplog.records), "the traceback is not hidden"
+
+
+def test_the_bastion_is_reached_at_its_public_address() -> None:
+    inv = {
+        "bastion": {"address": "203.0.113.7", "user": "deploy"},
+        "hosts": [
+            {"name": "hdh-bastion", "address": "10.90.0.47", "role": "bastion"},
+            {"name": "hdh-data0", "address": "10.90.16.5", "role": "data"},
+        ],
+    }
+    out = cycle._reachable(inv)
+    assert [h["address"] for h in out["hosts"]] == ["203.0.113.7", "10.90.16.5"]
+    assert inv["hosts"][0]["address"] == "10.90.0.47", "the stack's output is not changed"
