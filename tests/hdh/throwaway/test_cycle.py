@@ -124,7 +124,7 @@ def test_a_bug_in_a_phase_is_a_failure_with_its_traceback_logged(
 
 
 def test_the_bastion_is_reached_at_its_public_address() -> None:
-    inv = {
+    inv: dict[str, Any] = {
         "bastion": {"address": "203.0.113.7", "user": "deploy"},
         "hosts": [
             {"name": "hdh-bastion", "address": "10.90.0.47", "role": "bastion"},
