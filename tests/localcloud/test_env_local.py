@@ -295,14 +295,15 @@ def test_expiry_tags_then_the_reaper_takes_expired_stacks_and_orphans_only(
     assert status == {"policy": "passed", **expected_checks()}, verify.stderr[-3000:]
 
     # Orphans: resources whose stack is gone; and resources the reaper must never touch.
-    lost = conn.network.create_network(
-        name="orphan-expired", tags=["stack=tw-local-lost1", f"expires-at={PAST}"]
-    )
-    young = conn.network.create_network(
-        name="orphan-young", tags=["stack=tw-local-lost2", f"expires-at={FUTURE}"]
-    )
-    perm = conn.network.create_network(name="permanent", tags=["stack=local", f"expires-at={PAST}"])
-    untagged = conn.network.create_network(name="untagged", tags=["stack=tw-local-lost3"])
+    def network(name: str, *tags: str) -> Any:
+        net = conn.network.create_network(name=name)  # Zed takes no tags in the POST
+        conn.network.set_tags(net, list(tags))
+        return net
+
+    lost = network("orphan-expired", "stack=tw-local-lost1", f"expires-at={PAST}")
+    young = network("orphan-young", "stack=tw-local-lost2", f"expires-at={FUTURE}")
+    perm = network("permanent", "stack=local", f"expires-at={PAST}")
+    untagged = network("untagged", "stack=tw-local-lost3")
     vol = conn.block_storage.create_volume(
         size=1,
         name="orphan-vol",
