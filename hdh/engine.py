@@ -75,7 +75,7 @@ def environment(
     return env
 
 
-def _use_shared_venv(path: Path) -> None:
+def use_shared_venv(path: Path) -> None:
     """Point a copied project (or pack) at the clone's venv through the pip toolchain.
 
     With the uv toolchain the engine runs `uv sync` in the copy, which re-installs the project
@@ -104,8 +104,8 @@ def copy_project(dest: Path) -> Path:
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
     shutil.copytree(ROOT / "stacks" / "profiles", dest / "stacks" / "profiles")
     (dest / ".venv").symlink_to(ROOT / ".venv")
-    _use_shared_venv(dest / "Pulumi.yaml")
-    _use_shared_venv(dest / "policies" / "PulumiPolicy.yaml")
+    use_shared_venv(dest / "Pulumi.yaml")
+    use_shared_venv(dest / "policies" / "PulumiPolicy.yaml")
     return dest
 
 
