@@ -205,3 +205,20 @@ def test_github_pull_request_job_runs_and_leaves_sarif_per_stack(tmp_path: Path)
             categories.add(run["automationDetails"]["id"])
     assert len(categories) == len(sarifs) >= 4, "one code-scanning category per stack"
     assert "| " in summary.read_text(), "the policy matrix lands in the job summary"
+
+
+def test_a_stack_that_does_not_plan_fails_the_job_and_the_others_are_still_reported(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "HDH_REPORTS": str(tmp_path), "HDH_STACKS": "nope local"}
+    res = subprocess.run(
+        [str(ROOT / "scripts" / "ci-policy")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert res.returncode == 2
+    assert "stacks/Pulumi.nope.yaml: no such stack file" in res.stderr
+    assert (tmp_path / "local" / "policy.xml").is_file()
