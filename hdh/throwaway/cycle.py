@@ -187,6 +187,7 @@ class Environment:
         copy = project(env.dir)
         env.ws = workspace(copy, backend)
         if name not in {s.name for s in env.ws.list_stacks()}:
+            shutil.rmtree(env.dir, ignore_errors=True)  # what this machine kept of it is moot
             return None
         env.tags = dict(env.ws.list_tags(name))
         verdict = names.classify(name, env.tags)

@@ -158,5 +158,18 @@ def delete(conn: Any, items: Iterable[Tagged]) -> list[tuple[Tagged, str]]:
 def connect() -> Any:
     """openstacksdk from OS_* variables or clouds.yaml (OS_CLOUD), as the provider does."""
     import openstack
+    from keystoneauth1.exceptions import ClientException
+    from openstack.exceptions import SDKException
 
-    return openstack.connect()
+    from ground.errors import HdhError
+
+    try:
+        conn = openstack.connect()
+        conn.authorize()
+    except (SDKException, ClientException) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HdhError(
+            f"orphan scan: cannot reach the cloud ({first}): set OS_* or OS_CLOUD, or use "
+            "--no-orphans"
+        ) from None
+    return conn

@@ -215,3 +215,12 @@ def test_reaper_takes_expired_throwaways_only(
     held.release()
     again = hdh(sandbox, "env", "reap", "--no-orphans")
     assert again.returncode == 0 and "destroyed      tw-local-held" in again.stdout
+
+
+def test_reaper_without_cloud_credentials_says_so_in_one_line(sandbox: dict[str, str]) -> None:
+    env = {k: v for k, v in sandbox.items() if not k.startswith("OS_")}
+    res = hdh(env, "env", "reap")
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert res.stderr.strip().splitlines()[-1].startswith("orphan scan: cannot reach the cloud")
+    assert "Traceback" not in res.stderr
+    assert hdh(env, "env", "reap", "--no-orphans").returncode == 0
