@@ -60,6 +60,12 @@ def _hosts(p: argparse.ArgumentParser) -> None:
         "(default $HDH_SSH_TIMEOUT or 900)",
     )
     p.add_argument(
+        "--bastion",
+        metavar="HOST:PORT",
+        help="reach the bastion here (a port forward, a VPN endpoint) instead of its public "
+        "address; every other host is reached through it",
+    )
+    p.add_argument(
         "--step-timeout",
         type=float,
         default=3600.0,
@@ -139,12 +145,29 @@ def _options(args: argparse.Namespace) -> Any:
                 raise InputError(f"--{flag.replace('_', '-')} {value:g}: between 1 and 86400 s")
             setattr(opts, flag, value)
     opts.harden = not getattr(args, "no_harden", False)
+    if getattr(args, "bastion", None):
+        opts.bastion = parse_endpoint(args.bastion)
     for path in (opts.json, opts.junit, opts.reports):
         if path is not None and path.exists() and path.is_dir() != (path is opts.reports):
             raise InputError(
                 f"{path}: exists and is {'not ' if path is opts.reports else ''}a directory"
             )
     return opts
+
+
+def parse_endpoint(text: str) -> tuple[str, int]:
+    """'HOST:PORT' (a DNS name or an IPv4 address; [IPv6]:PORT) -> (host, port)."""
+    import re
+
+    from ground.errors import InputError
+
+    m = re.fullmatch(
+        r"\[([0-9a-fA-F:]+)\]:([0-9]{1,5})|([A-Za-z0-9][A-Za-z0-9.-]{0,252}):([0-9]{1,5})", text
+    )
+    port = int((m.group(2) or m.group(4)) if m else 0)
+    if not m or not 1 <= port <= 65535:
+        raise InputError(f"--bastion {text!r}: give HOST:PORT (a name or address, a port 1-65535)")
+    return (m.group(1) or m.group(3), port)
 
 
 def run(args: argparse.Namespace) -> int:

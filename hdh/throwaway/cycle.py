@@ -39,7 +39,9 @@ from hdh.throwaway.workspace import (
 )
 
 log = logging.getLogger(__name__)
-Hook = Callable[[str], None]  # called as each phase starts (tests inject failures with it)
+# Called as each phase starts, with the environment (tests inject failures, or open a way to
+# the bastion once its address is known).
+Hook = Callable[[str, "Environment"], None]
 
 
 class Busy(HdhError):
@@ -58,6 +60,7 @@ class Options:
     step_timeout: float = 3600.0  # hardening, checks
     keep_on_failure: bool = False
     harden: bool = True
+    bastion: tuple[str, int] | None = None  # reach the bastion here (a forward), not its FIP
     reports: Path | None = None
     json: Path | None = None
     junit: Path | None = None
@@ -114,19 +117,27 @@ def _essence(message: str) -> str:
     return bullets[-1] if bullets else (lines[-1] if lines else "")
 
 
-def _reachable(inventory: dict[str, Any]) -> dict[str, Any]:
-    """The inventory as seen from outside: the bastion host at its public address.
+def _reachable(inventory: dict[str, Any], via: tuple[str, int] | None = None) -> dict[str, Any]:
+    """The inventory as seen from where this runs: the bastion host at its public address.
 
     The stack lists the bastion among the hosts at its private address, which only the cloud's
-    own networks reach; from CI it answers at the floating IP (`bastion.address`).
+    own networks reach; from CI it answers at the floating IP (`bastion.address`), or at `via`
+    (--bastion: a port forward or VPN endpoint to it).
     """
-    public = (inventory.get("bastion") or {}).get("address")
+    bastion = dict(inventory.get("bastion") or {})
+    if via is not None:
+        bastion.update(address=via[0], port=via[1])
+    public = (
+        {"address": bastion["address"], "port": bastion.get("port", 22)}
+        if bastion.get("address")
+        else None
+    )
     hosts = [
-        {**h, "address": public} if public and h.get("role") == "bastion" else h
+        {**h, **public} if public and h.get("role") == "bastion" else h
         for h in inventory.get("hosts") or []
         if isinstance(h, dict)
     ]
-    return {**inventory, "hosts": hosts}
+    return {**inventory, **({"bastion": bastion} if bastion else {}), "hosts": hosts}
 
 
 class Environment:
@@ -249,7 +260,7 @@ class Environment:
                     "it): give a longer --ttl"
                 )
             if self.hook:
-                self.hook(p.name)
+                self.hook(p.name, self)
             p.facts = body() or {}
             p.status = "passed"
         except phases.PhaseFailed as exc:
@@ -324,7 +335,8 @@ class Environment:
         if inv is None or not isinstance(inv.value, dict):
             raise phases.PhaseFailed("the stack has no `inventory` output")
         outputs = self.dir / "outputs.json"
-        outputs.write_text(json.dumps({"inventory": _reachable(inv.value)}, indent=1))
+        reachable = _reachable(inv.value, self.opts.bastion)
+        outputs.write_text(json.dumps({"inventory": reachable}, indent=1))
         doc = load_outputs(outputs)
         user = str((doc.get("bastion") or {}).get("user") or "deploy")
         cfg = self.dir / "ssh_config"

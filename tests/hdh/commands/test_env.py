@@ -43,6 +43,10 @@ def _fails(argv: list[str], words: str, capsys: pytest.CaptureFixture[str], sand
         (["cycle", "--from", "local", "--ssh-timeout", "0"], "--ssh-timeout 0"),
         (["cycle", "--from", "local", "--step-timeout", "1e9"], "--step-timeout"),
         (["down", "prod"], "'prod': not a throwaway stack name"),
+        (["cycle", "--from", "local", "--bastion", "host"], "--bastion 'host': give HOST:PORT"),
+        (["cycle", "--from", "local", "--bastion", "h:70000"], "--bastion"),
+        (["cycle", "--from", "local", "--bastion=-oProxyCommand=x:22"], "--bastion"),
+        (["verify", "tw-local-abcd", "--bastion", "a b:22"], "--bastion"),
         (["verify", "tw-local-ABCD"], "not a throwaway stack name"),
     ],
 )

@@ -55,7 +55,7 @@ def test_an_injected_failure_fails_its_phase_and_teardown_phases_still_run(
     class Injected(Exception):
         pass
 
-    def hook(name: str) -> None:
+    def hook(name: str, _env: cycle.Environment) -> None:
         if name == "harden":
             raise Injected("during hardening")
 
@@ -134,3 +134,12 @@ def test_the_bastion_is_reached_at_its_public_address() -> None:
     out = cycle._reachable(inv)
     assert [h["address"] for h in out["hosts"]] == ["203.0.113.7", "10.90.16.5"]
     assert inv["hosts"][0]["address"] == "10.90.0.47", "the stack's output is not changed"
+    via = cycle._reachable(inv, ("127.0.0.1", 2222))
+    assert via["bastion"] == {"address": "127.0.0.1", "port": 2222, "user": "deploy"}
+    assert via["hosts"][0] | {} == {
+        "name": "hdh-bastion",
+        "address": "127.0.0.1",
+        "port": 2222,
+        "role": "bastion",
+    }
+    assert "port" not in via["hosts"][1]
