@@ -171,7 +171,13 @@ class Environment:
         report = Report(command, name, opts.base, backend, names.format_time(expires))
         env = cls(name, backend, report, opts)
         env.tags = names.tags_for(opts.base, expires, now, names.owner())
-        env.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if env.dir.exists():
+            # Another environment of that name lives here (kept by `up`): its key is in there.
+            raise InputError(
+                f"--id: {name} exists on this machine ({env.dir}): choose another id, or "
+                f"`hdh env down {name}` first"
+            )
+        env.dir.mkdir(parents=True, mode=0o700)
         try:
             env.key, public = phases.ssh_keys(env.dir, opts.ssh_key)
             copy = project(env.dir)

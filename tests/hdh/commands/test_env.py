@@ -76,6 +76,17 @@ def test_a_report_path_that_is_a_directory(
     _fails(argv, "exists and is a directory", capsys, sandbox)
 
 
+def test_an_id_in_use_on_this_machine_is_refused_and_its_files_kept(
+    capsys: pytest.CaptureFixture[str], sandbox: Path
+) -> None:
+    kept = sandbox / "cache" / "envs" / "tw-local-kept1"
+    kept.mkdir(parents=True)
+    (kept / "id_ed25519").write_text("the kept environment's key")
+    assert cli.main(["env", "up", "--from", "local", "--id", "kept1"]) == 2
+    assert "tw-local-kept1 exists on this machine" in capsys.readouterr().err
+    assert (kept / "id_ed25519").read_text() == "the kept environment's key"
+
+
 def test_a_bad_ssh_timeout_from_the_environment(
     capsys: pytest.CaptureFixture[str], sandbox: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
