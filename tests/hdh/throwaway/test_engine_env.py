@@ -167,6 +167,18 @@ def test_reaper_takes_expired_throwaways_only(
     held = locks.for_stack(sandbox["HDH_BACKEND_URL"], "tw-local-held")
     assert held.acquire()
 
+    listed = hdh(sandbox, "env", "list", "--json")
+    rows = {r["stack"]: r for r in json.loads(listed.stdout)}
+    assert {s for s, r in rows.items() if r["throwaway"]} == {
+        "tw-local-old1",
+        "tw-local-new1",
+        "tw-local-held",
+        "tw-local-dead",
+    }
+    assert rows["tw-local-new1"]["state"].startswith("expires in")
+    assert rows["tw-local-old1"]["expired"] and not rows["tw-local-new1"]["expired"]
+    assert rows["prod-db"]["state"] == "tagged throwaway but not named tw-<base>-<id>"
+
     dry = hdh(
         sandbox, "env", "reap", "--dry-run", "--no-orphans", "--json", str(tmp_path / "d.json")
     )
