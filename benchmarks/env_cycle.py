@@ -3,7 +3,7 @@
     sudo uv run python -m benchmarks.env_cycle [--runs 1] [--ssh-timeout 30]
 
 Each run is the real command in a fresh process (start-up included), against the running local
-cloud (`hdh cloud up` first; it is brought up if needed), with its own file:// backend. Also
+cloud (brought up first, taken down at the end), with its own file:// backend. Also
 timed: `hdh env reap` over an empty backend (the hourly job's cost when there is nothing to do).
 JSON on stdout, progress on stderr. With Nova's fake driver no guest boots: `ssh` is the time
 spent waiting (--ssh-timeout) and `harden`/`verify` are not run; the figures say so.
@@ -69,6 +69,16 @@ def main() -> int:
     print("bench: local cloud up", file=sys.stderr)
     os_env = cloud.up()
     results: dict[str, Any] = {"cycles": []}
+    try:
+        run(os_env, args, results)
+    finally:
+        print("bench: local cloud down", file=sys.stderr)
+        cloud.down()
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+def run(os_env: dict[str, str], args: argparse.Namespace, results: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="hdh-bench-env-") as tmp:
         env = {
             **os.environ,
@@ -93,8 +103,6 @@ def main() -> int:
             print(f"bench: cycle {i + 1}/{args.runs}", file=sys.stderr)
             results["cycles"].append(one_cycle(env, Path(tmp), i, args.ssh_timeout))
             print(f"bench: {json.dumps(results['cycles'][-1])}", file=sys.stderr)
-    print(json.dumps(results, indent=1))
-    return 0
 
 
 if __name__ == "__main__":
