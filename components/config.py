@@ -9,17 +9,20 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
+from components.limits import admin_cidr_problems, public_key_problem, tier_size_problems
 from components.model import Model, translate
 from components.profile import Profile, Role, load_profile
 from ground.errors import ConfigError, ConfigErrors
+from ground.loader import load
+from ground.names import DEPLOY_USER, IDENTIFIER, USER_NAME, endpoint_key, endpoint_problem
 from ground.paths import ROOT
 
 STACK_DIR = ROOT / "stacks"
 DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
-SSH_KEY = r"^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+"
+CLASSIFICATION = r"^[a-z0-9-]{1,63}$"
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"  # a Kubernetes quantity
 TIERS = ("admin", "services", "data", "processing")
 # Provider keys that hold credentials: they come from the environment or clouds.yaml, never a file.
 CREDENTIAL_KEYS = {
@@ -44,8 +47,8 @@ class Bubble(Model):
     cidr: IPv4Network | None = None  # None: allocated from hdh:bubblePool by position
     workspaces: int = Field(default=1, ge=0, le=8)
     volume_size: int = Field(default=100, ge=1, le=16384)  # GB, encrypted data volume
-    classification: str | None = None  # defaults to hdh:classification
-    group: str | None = None  # identity-provider group of the project team (Kubernetes RBAC)
+    classification: str | None = Field(default=None, pattern=CLASSIFICATION)  # hdh:classification
+    group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$")
 
 
 class BubblePool(Model):
@@ -59,12 +62,12 @@ class KubernetesSettings(Model):
     control_plane_count: int = Field(default=3, ge=1, le=7)
     worker_count: int = Field(default=3, ge=1, le=200)
     version: str = Field(default="1.31.4", pattern=r"^\d+\.\d+\.\d+$")
-    quota_cpu: str = "16"
-    quota_memory: str = "64Gi"
+    quota_cpu: str = Field(default="16", pattern=QUANTITY)
+    quota_memory: str = Field(default="64Gi", pattern=QUANTITY)
     quota_pods: int = Field(default=50, ge=1)
-    default_cpu: str = "500m"
-    default_memory: str = "1Gi"
-    quota_storage: str = "500Gi"  # requests.storage of a bubble namespace
+    default_cpu: str = Field(default="500m", pattern=QUANTITY)
+    default_memory: str = Field(default="1Gi", pattern=QUANTITY)
+    quota_storage: str = Field(default="500Gi", pattern=QUANTITY)  # requests.storage per bubble
     # Overlay ranges: never routed by Neutron, but must not shadow a tier or bubble for the pods.
     pod_cidr: IPv4Network = IPv4Network("10.244.0.0/16")
     service_cidr: IPv4Network = IPv4Network("10.96.0.0/12")
@@ -75,14 +78,14 @@ class KubernetesSettings(Model):
 class Settings(Model):
     """The hdh:* keys of a stack file (camelCase there, snake_case here)."""
 
-    profile: str
+    profile: str = Field(pattern=IDENTIFIER)  # a name under stacks/profiles, never a path
     tiers: Tiers
-    ssh_public_key: str = Field(pattern=SSH_KEY)
+    ssh_public_key: str
     bubbles: list[Bubble] = []
     bubble_pool: BubblePool | None = None
     admin_cidrs: list[IPv4Network] = []
-    deploy_user: str = Field(default="deploy", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    classification: str = Field(default="health-pseudonymised", pattern=r"^[a-z0-9-]+$")
+    deploy_user: str = Field(default=DEPLOY_USER, pattern=USER_NAME)
+    classification: str = Field(default="health-pseudonymised", pattern=CLASSIFICATION)
     volume_type: str | None = None
     image: str | None = None
     image_id: str | None = Field(default=None, pattern=r"^[0-9a-f-]{36}$")
@@ -94,6 +97,14 @@ class Settings(Model):
     boot_volume_size: int = Field(default=20, ge=10, le=1024)
     proxy_port: int = Field(default=3128, ge=1, le=65535)
     kubernetes: KubernetesSettings = KubernetesSettings()
+
+    @field_validator("ssh_public_key", mode="before")
+    @classmethod
+    def _public_key(cls, value: Any) -> Any:
+        # The message never repeats the value: a private key pasted here must not be echoed.
+        if problem := public_key_problem(value):
+            raise ValueError(problem)
+        return value.strip()
 
 
 @dataclass(frozen=True)
@@ -151,7 +162,7 @@ def shown(path: Path) -> str:
 
 def project_defaults() -> dict[str, str]:
     """Defaults declared in Pulumi.yaml, in the engine's shape (the engine injects these too)."""
-    doc = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    doc = load(ROOT / "Pulumi.yaml", "yaml", "Pulumi.yaml")
     out: dict[str, str] = {}
     for key, spec in (doc.get("config") or {}).items():
         if isinstance(spec, dict) and "default" in spec:
@@ -175,11 +186,8 @@ def read_stack_file(stack: str, path: Path | None = None) -> tuple[dict[str, str
     if not path.is_file():
         have = ", ".join(available_stacks()) or "none"
         raise ConfigError(where, "", f"no such stack file (stacks here: {have})")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(where, "", f"not valid YAML: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+    doc = load(path, "yaml", where) or {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("config") or {}, dict):
         raise ConfigError(where, "config", "a stack file is a mapping with a `config:` mapping")
     raw: dict[str, str] = {}
     secrets: set[str] = set()
@@ -223,6 +231,9 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
     region = raw.get("openstack:region")
     if not region:
         errors.append(ConfigError(path, "openstack:region", "required key is missing"))
+    auth_url = raw.get("openstack:authUrl") or None
+    if auth_url and "openstack:authUrl" not in secret_keys and (p := endpoint_problem(auth_url)):
+        errors.append(ConfigError(path, "openstack:authUrl", p))
     try:
         settings = Settings.model_validate(values)
     except ValidationError as exc:
@@ -233,9 +244,21 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
         errors.append(ConfigError(path, "hdh:profile", f"{settings.profile!r}: {exc.msg}"))
         raise ConfigErrors(errors) from None
     errors += list(_check_against_profile(settings, profile, region, path))
+    if auth_url and profile.auth_url and not errors:
+        if endpoint_key(auth_url) != endpoint_key(profile.auth_url):
+            errors.append(
+                ConfigError(
+                    path,
+                    "openstack:authUrl",
+                    f"not the endpoint of profile {profile.name} ({profile.auth_url}): "
+                    "an endpoint is a provider fact, set it in the profile",
+                )
+            )
     bubbles, bubble_errors = _resolve_bubbles(settings, path)
     errors += bubble_errors
     errors += list(_check_overlaps(settings, bubbles, path))
+    errors += [ConfigError(path, k, m) for k, m in admin_cidr_problems(settings.admin_cidrs)]
+    errors += [ConfigError(path, k, m) for k, m in tier_size_problems(settings, bubbles)]
     if errors:
         raise ConfigErrors(errors)
     assert region is not None
@@ -243,7 +266,7 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
         stack=stack,
         path=path,
         region=region,
-        auth_url=raw.get("openstack:authUrl") or profile.auth_url,
+        auth_url=auth_url or profile.auth_url,
         profile=profile,
         settings=settings,
         bubbles=tuple(bubbles),
@@ -383,8 +406,5 @@ def _check_overlaps(s: Settings, bubbles: list[ResolvedBubble], path: str) -> It
         if widest is None or int(span[0].broadcast_address) > int(widest[0].broadcast_address):
             widest = span
     for i, c in enumerate(s.admin_cidrs):
-        if c.prefixlen == 0:
-            # Allowed (the design lets config open the bastion), but never silently.
-            continue
         if c.is_private and any(c.overlaps(sp[0]) for sp in spans):
             yield ConfigError(path, f"hdh:adminCidrs[{i}]", f"{c} overlaps a platform network")

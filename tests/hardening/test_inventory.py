@@ -40,12 +40,17 @@ def test_hosts_reached_through_the_bastion(tmp_path: Path) -> None:
     assert [h for h, _ in hosts] == ["bastion-0", "k8s-0", "ws-a-0"]
     data = dict(hosts)
     assert data["ws-a-0"]["hdh_role"] == "workspace" and data["ws-a-0"]["hdh_bubble"] == "a"
+    # Connection settings are host data (values), the same ssh_config for every host.
+    assert data["k8s-0"]["ssh_hostname"] == "10.40.0.11" and data["k8s-0"]["ssh_port"] == 22
+    assert data["k8s-0"]["ssh_key"] == "/keys/id"
+    assert {d["ssh_config_file"] for d in data.values()} == {str(tmp_path / "w" / "ssh_config")}
     cfg = (tmp_path / "w" / "ssh_config").read_text()
     blocks = {b.split("\n")[0]: b for b in cfg.split("\n\n") if b.strip()}
-    assert "ProxyJump bastion" in blocks["Host k8s-0"]
-    assert "ProxyJump" not in blocks["Host bastion-0"]  # the jump host itself is direct
-    assert "HostName 203.0.113.10" in blocks["Host bastion"]
-    assert "IdentityFile /keys/id" in blocks["Host bastion"]
+    # Only the hosts behind the bastion jump; the jump host itself is direct.
+    assert blocks["Host 10.40.0.11 10.60.1.5"].strip().endswith("ProxyJump hdh-bastion")
+    assert "203.0.113.10" not in blocks["Host 10.40.0.11 10.60.1.5"]
+    assert "HostName 203.0.113.10" in blocks["Host hdh-bastion"]
+    assert 'IdentityFile "/keys/id"' in blocks["Host hdh-bastion"]
 
 
 def test_role_filter(tmp_path: Path) -> None:
@@ -56,7 +61,9 @@ def test_role_filter(tmp_path: Path) -> None:
 def test_no_bastion_means_direct(tmp_path: Path) -> None:
     doc = {"hosts": [{"name": "c1", "address": "127.0.0.1", "port": 2201, "role": "base"}]}
     cfg = ssh_config(doc, "deploy", None)
-    assert "ProxyJump" not in cfg and "Port 2201" in cfg
+    assert "ProxyJump" not in cfg and "Host " not in cfg
+    (name, data), = build(doc, tmp_path)
+    assert (name, data["ssh_hostname"], data["ssh_port"]) == ("c1", "127.0.0.1", 2201)
 
 
 def test_bad_inventory_names_file_and_key(tmp_path: Path) -> None:
