@@ -244,16 +244,15 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
         errors.append(ConfigError(path, "hdh:profile", f"{settings.profile!r}: {exc.msg}"))
         raise ConfigErrors(errors) from None
     errors += list(_check_against_profile(settings, profile, region, path))
-    if auth_url and profile.auth_url and not errors:
-        if endpoint_key(auth_url) != endpoint_key(profile.auth_url):
-            errors.append(
-                ConfigError(
-                    path,
-                    "openstack:authUrl",
-                    f"not the endpoint of profile {profile.name} ({profile.auth_url}): "
-                    "an endpoint is a provider fact, set it in the profile",
-                )
+    if auth_url and profile.auth_url and not errors and not _same(auth_url, profile.auth_url):
+        errors.append(
+            ConfigError(
+                path,
+                "openstack:authUrl",
+                f"not the endpoint of profile {profile.name} ({profile.auth_url}): "
+                "an endpoint is a provider fact, set it in the profile",
             )
+        )
     bubbles, bubble_errors = _resolve_bubbles(settings, path)
     errors += bubble_errors
     errors += list(_check_overlaps(settings, bubbles, path))
@@ -271,6 +270,10 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
         settings=settings,
         bubbles=tuple(bubbles),
     )
+
+
+def _same(url: str, other: str) -> bool:
+    return endpoint_key(url) == endpoint_key(other)
 
 
 def load_stack(stack: str, path: Path | None = None) -> StackConfig:

@@ -67,9 +67,7 @@ def pool_size(cidr: IPv4Network) -> int:
     return max(0, cidr.num_addresses - 4)
 
 
-def tier_size_problems(
-    s: Settings, bubbles: Iterable[ResolvedBubble]
-) -> Iterator[tuple[str, str]]:
+def tier_size_problems(s: Settings, bubbles: Iterable[ResolvedBubble]) -> Iterator[tuple[str, str]]:
     """(key, message) for each subnet whose DHCP range cannot hold its hosts."""
     k = s.kubernetes
     nodes = k.control_plane_count + k.worker_count + LB_PORTS if k.enabled else 0

@@ -143,7 +143,10 @@ def _behind(doc: dict[str, Any], h: dict[str, Any]) -> bool:
     bastion = doc.get("bastion")
     if not bastion or h.get("role") == "bastion":
         return False
-    same = (h["address"], int(h.get("port", 22))) == (bastion["address"], int(bastion.get("port", 22)))
+    same = (h["address"], int(h.get("port", 22))) == (
+        bastion["address"],
+        int(bastion.get("port", 22)),
+    )
     return not same
 
 

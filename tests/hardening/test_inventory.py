@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ground.errors import ConfigErrors, InputError
 from hardening.inventory import build, load_outputs, ssh_config
@@ -62,7 +65,7 @@ def test_no_bastion_means_direct(tmp_path: Path) -> None:
     doc = {"hosts": [{"name": "c1", "address": "127.0.0.1", "port": 2201, "role": "base"}]}
     cfg = ssh_config(doc, "deploy", None)
     assert "ProxyJump" not in cfg and "Host " not in cfg
-    (name, data), = build(doc, tmp_path)
+    ((name, data),) = build(doc, tmp_path)
     assert (name, data["ssh_hostname"], data["ssh_port"]) == ("c1", "127.0.0.1", 2201)
 
 
@@ -157,3 +160,167 @@ def test_the_platform_inventory_output_is_accepted(tmp_path: Path) -> None:
     }
     hosts = build(doc, tmp_path / "work", key="/dev/null")
     assert len(hosts) == len(inv["hosts"])
+
+
+# ---------------------------------------------------------------- hostile inventories (issue 19)
+
+PWNED = "touch {marker}"
+INJECTIONS = [
+    "10.0.0.1\n  ProxyCommand {cmd}",
+    "10.0.0.1\nHost *\n  ProxyCommand {cmd}",
+    "-oProxyCommand={cmd}",
+    "10.0.0.1 -oProxyCommand={cmd}",
+    '10.0.0.1"\n  ProxyCommand {cmd}',
+    "%h\n  ProxyCommand {cmd}",
+    '10.0.0.1\r\n  Match exec "{cmd}"',
+    "user:password@10.0.0.1",
+    "",
+]
+
+
+def _hostile(field: str, value: object, where: str = "host") -> dict[str, object]:
+    host: dict[str, object] = {"name": "h1", "address": "10.0.0.5", "role": "base"}
+    bastion: dict[str, object] = {"address": "203.0.113.10"}
+    doc: dict[str, object] = {"bastion": bastion, "hosts": [host]}
+    {"host": host, "bastion": bastion, "top": doc}[where][field] = value
+    return doc
+
+
+@pytest.mark.parametrize("where", ["host", "bastion"])
+@pytest.mark.parametrize("template", INJECTIONS)
+def test_injected_address_is_refused_before_anything_runs(
+    tmp_path: Path, where: str, template: str
+) -> None:
+    marker = tmp_path / "pwned"
+    value = template.format(cmd=PWNED.format(marker=marker))
+    path = write(tmp_path, _hostile("address", value, where))
+    with pytest.raises(ConfigErrors) as err:
+        load_outputs(path)
+    key = "hosts[0].address" if where == "host" else "bastion.address"
+    assert any(f": {key}: " in line for line in err.value.lines()), err.value.lines()
+    assert "ProxyCommand" not in str(err.value) and "password" not in str(err.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "where", "key"),
+    [
+        ("port", "22\n  ProxyCommand id", "host", "hosts[0].port"),
+        ("port", "22", "host", "hosts[0].port"),
+        ("port", True, "host", "hosts[0].port"),
+        ("port", 0, "host", "hosts[0].port"),
+        ("port", 65536, "bastion", "bastion.port"),
+        ("port", 22.5, "bastion", "bastion.port"),
+        ("user", "deploy\n  ProxyCommand id", "host", "hosts[0].user"),
+        ("user", "-oProxyCommand=id", "bastion", "bastion.user"),
+        ("user", "Deploy", "top", "user"),
+        ("user", "de ploy", "top", "user"),
+        ("user", "a" * 33, "host", "hosts[0].user"),
+        ("name", "@local", "host", "hosts[0].name"),
+        ("name", "@ssh/10.0.0.9", "host", "hosts[0].name"),
+        ("name", "h1\n  ProxyCommand id", "host", "hosts[0].name"),
+        ("name", "-h1", "host", "hosts[0].name"),
+        ("tier", "admin\nx", "host", "hosts[0].tier"),
+        ("bubble", ["a"], "host", "hosts[0].bubble"),
+    ],
+)
+def test_every_field_is_checked(
+    tmp_path: Path, field: str, value: object, where: str, key: str
+) -> None:
+    path = write(tmp_path, _hostile(field, value, where))
+    with pytest.raises(ConfigErrors) as err:
+        load_outputs(path)
+    assert [line.split(": ")[1] for line in err.value.lines()] == [key]
+    assert "ProxyCommand" not in str(err.value)
+
+
+def test_cli_check_refuses_an_injection_and_runs_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hdh import cli
+
+    marker = tmp_path / "pwned"
+    value = f"10.0.0.1\n  ProxyCommand touch {marker}"
+    path = write(tmp_path, {"inventory": _hostile("address", value)})
+    code = cli.main(["harden", "--inventory", str(path), "--check", "--host-key-check", "no"])
+    err = capsys.readouterr().err
+    assert code == 2 and "hosts[0].address: not a host or IP" in err
+    assert "Traceback" not in err and "checking" not in err  # nothing was connected to
+    assert not marker.exists()
+
+
+def test_cli_checks_key_and_output_path_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hdh import cli
+
+    path = write(tmp_path, {"hosts": [{"name": "h", "address": "127.0.0.1", "role": "base"}]})
+    code = cli.main(["harden", "--inventory", str(path), "--ssh-key", str(tmp_path / "absent")])
+    assert code == 2 and "--ssh-key" in capsys.readouterr().err
+    pub = tmp_path / "id.pub"
+    pub.write_text("ssh-ed25519 AAAA example\n")
+    assert cli.main(["harden", "--inventory", str(path), "--ssh-key", str(pub)]) == 2
+    assert "not a private key" in capsys.readouterr().err
+    code = cli.main(["harden", "--inventory", str(path), "--json", str(tmp_path)])
+    assert code == 2 and "is a directory" in capsys.readouterr().err
+    code = cli.main(["harden", "--inventory", str(path), "--ssh-user", "root\nProxyCommand x"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--ssh-user: not a user name" in err and "checking" not in err
+
+
+def test_paths_in_the_ssh_config_are_quoted_or_refused(tmp_path: Path) -> None:
+    doc = load_outputs(write(tmp_path, OUTPUTS))
+    build(doc, tmp_path / "ok", key="/keys/my key")
+    assert 'IdentityFile "/keys/my key"' in (tmp_path / "ok" / "ssh_config").read_text()
+    for bad in ('/keys/id"\n  ProxyCommand id', "/keys/%d/id", "/keys/id\x00"):
+        with pytest.raises(InputError):
+            build(doc, tmp_path / "bad", key=bad)
+    assert not (tmp_path / "bad" / "ssh_config").exists()
+
+
+_ALLOWED_SSH_KEYS = {
+    "hostname",
+    "port",
+    "user",
+    "identityfile",
+    "identitiesonly",
+    "userknownhostsfile",
+    "stricthostkeychecking",
+    "proxyjump",
+}
+
+
+@settings(max_examples=300)
+@given(
+    address=st.one_of(st.text(max_size=40), st.ip_addresses().map(str)),
+    user=st.one_of(st.none(), st.text(max_size=40), st.from_regex(r"[a-z][a-z0-9_-]{0,8}")),
+    port=st.one_of(st.none(), st.integers(-5, 70000), st.text(max_size=8), st.booleans()),
+    name=st.text(max_size=20),
+)
+def test_any_accepted_inventory_yields_only_our_ssh_options(
+    tmp_path_factory: pytest.TempPathFactory, address: str, user: Any, port: Any, name: str
+) -> None:
+    """Property: whatever the fields, an inventory is refused, or its ssh_config gives every
+    host exactly the options we write (no ProxyCommand, Match, Include, ...)."""
+    import paramiko
+
+    host: dict[str, Any] = {"name": name, "address": address, "role": "base"}
+    bastion: dict[str, Any] = {"address": address}
+    for d in (host, bastion):
+        if user is not None:
+            d["user"] = user
+        if port is not None:
+            d["port"] = port
+    tmp = tmp_path_factory.mktemp("inv")
+    path = tmp / "inv.json"
+    path.write_text(json.dumps({"bastion": bastion, "hosts": [host, {**host, "name": "x2"}]}))
+    try:
+        doc = load_outputs(path)
+    except (ConfigErrors, InputError):
+        return
+    hosts = build(doc, tmp / "w", key="/keys/id")
+    config = paramiko.SSHConfig.from_path(str(tmp / "w" / "ssh_config"))
+    for lookup in ("hdh-bastion", address, "anything-else"):
+        assert set(config.lookup(lookup)) <= _ALLOWED_SSH_KEYS
+    for _name, data in hosts:
+        assert data["ssh_hostname"] == address and "\n" not in data["ssh_user"]
