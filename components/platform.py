@@ -99,7 +99,8 @@ class Platform(pulumi.ComponentResource):
             f"{name}-bastion-fip",
             pool=cfg.profile.external_network,
             description="bastion: the platform's only public address",
-            tags=labels.with_(tier="admin").as_tags(),
+            # Declared, not guessed from a name: the policy pack reads role=bastion.
+            tags=[*labels.with_(tier="admin").as_tags(), "role=bastion"],
             opts=child,
         )
         openstack.networking.FloatingIpAssociate(

@@ -197,6 +197,7 @@ class ThrowawayProject:
         for name in PROJECT_DIRS:
             shutil.copytree(ROOT / name, self.dir / name, ignore=ignore)
         shutil.copytree(ROOT / "stacks" / "profiles", self.dir / "stacks" / "profiles")
+        shutil.copy2(ROOT / "stacks" / "countries.yaml", self.dir / "stacks" / "countries.yaml")
         (self.dir / ".venv").symlink_to(ROOT / ".venv")
         _use_shared_venv(self.dir / "Pulumi.yaml")
         _use_shared_venv(self.dir / "policies" / "PulumiPolicy.yaml")

@@ -25,7 +25,15 @@ from pulumi_policy import (
 import policies.rules
 from policies.config import defaults, schema
 from policies.controls import CONTROLS
-from policies.rule import Resource, Rule, Stack
+from policies.rule import (
+    SECRET_SIG,
+    SIG_KEY,
+    Resource,
+    Rule,
+    Stack,
+    StackUnknowns,
+    Undecided,
+)
 
 log = logging.getLogger(__name__)
 PACK_NAME = "hdh-platform"
@@ -111,8 +119,14 @@ def _stack_validator(module: ModuleType) -> Callable[..., None]:
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         cfg = rule_config(rule, args.get_config())
+        undecided: list[tuple[str, str]] = []
         for res, message in check_stack(stack_view(args), cfg):
-            report(message, res.urn)
+            if isinstance(message, Undecided):
+                undecided.append((res.urn, message.reason))
+            else:
+                report(message, res.urn)
+        if undecided:  # after every decidable resource was judged and reported
+            raise StackUnknowns(undecided)
 
     return validate
 
@@ -157,7 +171,7 @@ def keep_secret_envelopes() -> None:
     """
     from pulumi_policy import deserialize, policy
 
-    sig, secret = deserialize.SPECIAL_SIG_KEY, deserialize.SPECIAL_SECRET_SIG
+    sig, secret = SIG_KEY, SECRET_SIG
 
     def keep(value: Any) -> Any:
         if isinstance(value, dict):

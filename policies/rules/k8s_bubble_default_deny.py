@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rule import Resource, Rule, Stack
+from policies.rule import Resource, Rule, Stack, as_list
 
 RULE = Rule(
     id="k8s-bubble-default-deny",
@@ -31,5 +31,5 @@ def check_stack(stack: Stack, cfg: dict[str, Any]) -> Iterator[tuple[Resource, s
 
 def _default_deny(p: Resource) -> bool:
     selector = p.get("spec", "podSelector")
-    types = set(p.get("spec", "policyTypes") or [])
+    types = {t for t in as_list(p.get("spec", "policyTypes")) if isinstance(t, str)}
     return selector == {} and {"Ingress", "Egress"} <= types and not p.get("spec", "ingress")

@@ -23,7 +23,9 @@ def test_pack_blocks_a_plan_the_model_accepts() -> None:
     plan = plan_stack("ovh-gra")
     result = evaluate(plan, config={"allowedRegions": ["SBG5"]})
     assert {(f.rule, f.type) for f in result.mandatory} == {
-        ("provider-region-eu", "pulumi:providers:openstack")
+        ("provider-region-eu", "pulumi:providers:openstack"),
+        # The platform's own Barbican keys are ordered in the stack's region: judged too.
+        ("resource-region-eu", "pulumi-python:dynamic/keymanager:GeneratedKey"),
     }
 
 
