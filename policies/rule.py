@@ -46,6 +46,7 @@ class Rule:
     resource_types: tuple[str, ...]  # exact type tokens, or a prefix ending in "*"
     config: tuple[str, ...] = ()  # keys of policies.config.SCHEMA the check reads
     scope: Literal["resource", "stack"] = "resource"
+    reads: tuple[str, ...] = ()  # other types a stack rule reads to decide (not reported on)
 
     def applies(self, typ: str) -> bool:
         return any(

@@ -23,6 +23,7 @@ RULE = Rule(
     "floating IP is the only way in from the external network.",
     resource_types=(PORT, INSTANCE, DB, ATTACH, *LBS),
     scope="stack",
+    reads=(NETWORK, SUBNET),
 )
 OUTSIDE = "a network this stack does not create (the external network?)"
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from policies.checks import is_public, is_world, within
 from policies.rule import Resource, Rule, Stack, as_list, each
-from policies.topology import is_bastion_group
+from policies.topology import INSTANCE, PORT, PORT_SG, SECGROUP, is_bastion_group
 
 ADDRESS_GROUP = "openstack:networking/addressGroupV2:AddressGroupV2"
 RULE = Rule(
@@ -19,6 +19,7 @@ RULE = Rule(
     resource_types=("openstack:networking/secGroupRule:SecGroupRule",),
     config=("bastionCidrs",),
     scope="stack",
+    reads=(ADDRESS_GROUP, SECGROUP, PORT, PORT_SG, INSTANCE),
 )
 
 
