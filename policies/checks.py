@@ -132,6 +132,11 @@ def containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
                 yield f"{kind}[{i}] {c.get('name', '?')}", c
 
 
+def namespace(res: Resource) -> str:
+    value = res.get("metadata", "namespace")
+    return value if isinstance(value, str) and value else "default"
+
+
 def token_uses(spec: Mapping[str, Any], where: str, token_secrets: set[str]) -> Iterator[str]:
     """How a pod spec gets a Kubernetes API token: automount, a projected token, a token Secret."""
     if spec.get("automountServiceAccountToken") is True:
@@ -141,7 +146,7 @@ def token_uses(spec: Mapping[str, Any], where: str, token_secrets: set[str]) -> 
         sources = as_list(as_map(vol.get("projected")).get("sources"))
         if any(as_map(s).get("serviceAccountToken") for s in sources):
             yield f"{where}.volumes[{i}] projects a service-account token"
-        if as_map(vol.get("secret")).get("secretName") in token_secrets:
+        if str(as_map(vol.get("secret")).get("secretName")) in token_secrets:
             yield f"{where}.volumes[{i}] mounts a service-account-token Secret"
     for name, c in containers(spec):
         refs = [
@@ -149,5 +154,5 @@ def token_uses(spec: Mapping[str, Any], where: str, token_secrets: set[str]) -> 
             for e in as_list(c.get("env"))
         ]
         refs += [as_map(as_map(e).get("secretRef")) for e in as_list(c.get("envFrom"))]
-        if any(r.get("name") in token_secrets for r in refs):
+        if any(str(r.get("name")) in token_secrets for r in refs):
             yield f"{where}.{name} reads a service-account-token Secret"

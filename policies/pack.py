@@ -71,6 +71,12 @@ _last_view: list[Any] = [None, Resource("", "", "", {})]
 _last_stack: list[Any] = [None, None]
 
 
+def reset_views() -> None:
+    """Forget the cached views (a caller may evaluate the same, mutated, objects again)."""
+    _last_view[:] = [None, Resource("", "", "", {})]
+    _last_stack[:] = [None, None]
+
+
 def resource_view(args: ResourceValidationArgs) -> Resource:
     if _last_view[0] is not args.props or _last_view[1].urn != args.urn:
         prov = args.provider.props if args.provider is not None else None

@@ -25,7 +25,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from policies.adapters import Record, load, records
 from policies.config import policy_config
-from policies.pack import POLICIES, RULES
+from policies.pack import POLICIES, RULES, reset_views
 from policies.rule import SECRET, Rule, StackUnknowns
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ def evaluate(
     if hasattr(source, "to_json"):  # an hdh.plan.Plan
         source = source.to_json()
     kind, recs = ("records", source) if isinstance(source, list) else records(source)
+    reset_views()
     per_rule = policy_config(config)
     chosen = [p for p in POLICIES if (only is None or p.name in only)]
     levels = {p.name: _level(p.name, per_rule) for p in chosen}

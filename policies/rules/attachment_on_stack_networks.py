@@ -45,7 +45,7 @@ def _problems(stack: Stack, res: Resource) -> Iterator[str]:
         depends = any(r.type == NETWORK for r in stack.refs(res, "networks"))
         for where, value in network_refs(stack, res):
             known = stack.by_id.get(value) if isinstance(value, str) else None
-            ok = (known is not None and known.type == NETWORK) or value in names
+            ok = (known is not None and known.type == NETWORK) or str(value) in names
             if not ok and not (depends and not isinstance(value, str)):
                 yield f"{where} is {OUTSIDE}"
     elif res.type == ATTACH:

@@ -20,12 +20,14 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
 def check_stack(stack: Stack, cfg: dict[str, Any]) -> Iterator[tuple[Resource, str]]:
-    denied = {p.get("metadata", "namespace") for p in stack.of_type(NETPOL) if _default_deny(p)}
+    denied = {
+        str(p.get("metadata", "namespace")) for p in stack.of_type(NETPOL) if _default_deny(p)
+    }
     for ns in stack.of_type(RULE.resource_types[0]):
         name = ns.get("metadata", "name")
         if not (ns.get("metadata", "labels", "hdh/bubble") or str(name).startswith("bubble-")):
             continue
-        if name not in denied:
+        if str(name) not in denied:
             yield ns, f"bubble namespace {name} has no default-deny NetworkPolicy"
 
 

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from typing import Any
 
+from policies.checks import namespace
 from policies.rule import Resource, Rule
 
 RULE = Rule(
@@ -21,6 +22,6 @@ def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
     # traffic to it (CVE-2020-8554, not fixed in Kubernetes; the mitigation is to refuse it).
     ips = res.get("spec", "externalIPs")
     if ips:
-        ns = res.get("metadata", "namespace") or "default"
+        ns = namespace(res)
         shown = ", ".join(map(str, ips)) if isinstance(ips, list) else repr(ips)
         yield f"spec.externalIPs {shown} in namespace {ns}: the Service can capture that traffic"

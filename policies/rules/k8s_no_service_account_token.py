@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Any
 
-from policies.checks import WORKLOAD_TYPES, pod_spec, token_uses
+from policies.checks import WORKLOAD_TYPES, namespace, pod_spec, token_uses
 from policies.rule import Resource, Rule, Stack
 
 SECRET = "kubernetes:core/v1:Secret"
@@ -26,13 +26,13 @@ def check_stack(stack: Stack, cfg: dict[str, Any]) -> Iterator[tuple[Resource, s
     exempt = set(cfg["psaExemptNamespaces"])
     tokens: set[tuple[str, str]] = set()
     for secret in stack.of_type(SECRET):
-        ns = secret.get("metadata", "namespace") or "default"
+        ns = namespace(secret)
         if secret.get("type") == TOKEN_TYPE:
             tokens.add((ns, str(secret.get("metadata", "name"))))
             if ns not in exempt:
                 yield secret, f"a service-account-token Secret in {ns}: a long-lived API token"
     for res in stack.of_types(*WORKLOAD_TYPES):
-        ns = res.get("metadata", "namespace") or "default"
+        ns = namespace(res)
         if ns in exempt:
             continue
         where, spec = pod_spec(res) or ("", {})
