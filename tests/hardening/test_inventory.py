@@ -324,3 +324,63 @@ def test_any_accepted_inventory_yields_only_our_ssh_options(
         assert set(config.lookup(lookup)) <= _ALLOWED_SSH_KEYS
     for _name, data in hosts:
         assert data["ssh_hostname"] == address and "\n" not in data["ssh_user"]
+
+
+# ---------------------------------------------------------------- the deploy user (issue 18)
+
+
+def test_the_stack_user_flows_to_every_host_with_no_flag(tmp_path: Path) -> None:
+    """hdh:deployUser -> the plan's `inventory` output -> pyinfra host data, no --ssh-user."""
+    import yaml
+
+    from components.config import stack_path
+    from hdh.plan import plan_stack
+
+    doc = yaml.safe_load(stack_path("ovh-gra").read_text())
+    doc["config"]["hdh:deployUser"] = "admin"
+    stack = tmp_path / "Pulumi.ovh-gra.yaml"
+    stack.write_text(yaml.safe_dump(doc))
+    inv = plan_stack("ovh-gra", path=stack).outputs["inventory"]
+    assert inv["user"] == "admin"
+    inv["bastion"]["address"] = "192.0.2.10"
+    for i, h in enumerate(inv["hosts"]):
+        h["address"] = f"10.0.0.{i + 1}"
+    hosts = build(load_outputs(write(tmp_path, {"inventory": inv})), tmp_path / "w")
+    assert {d["ssh_user"] for _, d in hosts} == {"admin"}
+    assert {d["deploy_user"] for _, d in hosts} == {"admin"}
+    assert "  User admin" in (tmp_path / "w" / "ssh_config").read_text()  # the jump too
+
+
+def test_who_logs_in(tmp_path: Path) -> None:
+    from ground.names import DEPLOY_USER
+    from hardening.inventory import user_of
+
+    doc: dict[str, Any] = {"hosts": [{"name": "a", "address": "10.0.0.1", "role": "base"}]}
+    host = doc["hosts"][0]
+    assert user_of(doc, host) == DEPLOY_USER == "deploy"
+    doc["bastion"] = {"address": "192.0.2.1", "user": "ops"}
+    assert user_of(doc, host) == "ops"
+    doc["user"] = "admin"
+    assert user_of(doc, host) == "admin"
+    host["user"] = "debian"
+    assert user_of(doc, host) == "debian"
+    assert user_of(doc, host, override="root") == "root"  # --ssh-user stays an override
+
+
+def test_the_default_is_written_once() -> None:
+    """One default in code (ground.names), the same in Pulumi.yaml's schema for the engine."""
+    import ast
+
+    import yaml
+
+    from ground.names import DEPLOY_USER
+    from ground.paths import ROOT
+
+    schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]["deployUser"]
+    assert schema["default"] == DEPLOY_USER
+    for room in ("components", "hardening", "hdh", "policies"):
+        for path in (ROOT / room).rglob("*.py"):
+            strings = {
+                n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)
+            }
+            assert DEPLOY_USER not in strings, f"{path}: use ground.names.DEPLOY_USER"
