@@ -57,6 +57,8 @@ def types_table() -> str:
             for r in rules()
             if (r.applies(typ) or typ in r.reads) and (r.id not in universal or typ in r.reads)
         )
+        if v.verdict == "refused":
+            ids = ["resource-type-refused", *ids]
         verdict = f"judged: {', '.join(v.aspects)}" if v.verdict == "judged" else v.verdict
         shown = ", ".join(f"[`{i}`](#{i})" for i in ids) if ids else ""
         rows.append(f"| `{typ}` | {verdict} | {shown} | {v.why.replace('|', '/')} |")
