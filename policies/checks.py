@@ -115,6 +115,7 @@ def within(prefix: str, allowed: list[str]) -> bool:
 def pod_spec(res: Resource) -> tuple[str, dict[str, Any]] | None:
     """(path shown in messages, pod spec) of a workload, whatever its kind; a spec with any
     value unknown (preview) raises UnknownValueError: the pod rules cannot decide on it."""
+    path: tuple[str, ...]
     if res.type == "kubernetes:core/v1:Pod":
         where, path = "spec", ("spec",)
     elif res.type == "kubernetes:batch/v1:CronJob":

@@ -52,7 +52,7 @@ def paths(res: Resource, spec: str) -> Iterator[tuple[Any, ...]]:
         name, brackets = part.rstrip("[]{}"), part[len(part.rstrip("[]{}")) :]
         nxt: list[tuple[Any, ...]] = []
         for p in out:
-            value = res.props
+            value: Any = res.props
             for k in (*p, name):
                 value = value.get(k) if isinstance(value, dict) else value[k]
             p = (*p, name)

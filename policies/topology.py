@@ -51,9 +51,9 @@ def group_holders(stack: Stack) -> dict[str, list[Resource]]:
             for g in stack.refs(port, "securityGroupIds"):
                 holders.setdefault(g.urn, []).append(port)
         for assoc in stack.of_type(PORT_SG):
-            port = stack.ref(assoc, "portId")
+            holder = stack.ref(assoc, "portId") or assoc
             for g in stack.refs(assoc, "securityGroupIds"):
-                holders.setdefault(g.urn, []).append(port or assoc)
+                holders.setdefault(g.urn, []).append(holder)
         for inst in stack.of_type(INSTANCE):
             for name in as_list(inst.props.get("securityGroups")):
                 if isinstance(name, str) and name in by_name:
@@ -91,7 +91,7 @@ def network_refs(stack: Stack, res: Resource) -> list[tuple[str, Any]]:
         if not isinstance(net, dict):
             continue
         port = net.get("port")
-        if port and (not isinstance(port, str) or port in stack.by_id):
+        if port and (not isinstance(port, str) or stack.by_id(port) is not None):
             continue  # a port of the stack (or, in a preview, one not created yet)
         out.append((f"networks[{i}]", net.get("uuid") or net.get("name")))
     return out

@@ -44,7 +44,7 @@ def _problems(stack: Stack, res: Resource) -> Iterator[str]:
         # In a preview a network's id is unknown until it exists: its dependency names it.
         depends = any(r.type == NETWORK for r in stack.refs(res, "networks"))
         for where, value in network_refs(stack, res):
-            known = stack.by_id.get(value) if isinstance(value, str) else None
+            known = stack.by_id(value)
             ok = (known is not None and known.type == NETWORK) or str(value) in names
             if not ok and not (depends and not isinstance(value, str)):
                 yield f"{where} is {OUTSIDE}"

@@ -381,6 +381,8 @@ def test_the_default_is_written_once() -> None:
     for room in ("components", "hardening", "hdh", "policies"):
         for path in (ROOT / room).rglob("*.py"):
             strings = {
-                n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)
+                n.value
+                for n in ast.walk(ast.parse(path.read_text()))
+                if isinstance(n, ast.Constant)
             }
             assert DEPLOY_USER not in strings, f"{path}: use ground.names.DEPLOY_USER"

@@ -25,8 +25,9 @@ def installed_types() -> set[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "register":
             for kw in node.keywords:
-                if kw.arg == "resource_modules" and isinstance(kw.value, ast.Constant):
-                    modules = json.loads(kw.value.value)
+                value = kw.value
+                if kw.arg == "resource_modules" and isinstance(value, ast.Constant):
+                    modules = json.loads(str(value.value))
                     return {t for m in modules for t in m["classes"]}
     raise AssertionError("pulumi_openstack no longer registers resource_modules")
 
