@@ -4,8 +4,10 @@ Every file a user hands the toolkit (stack, profile, export, preview, plan, inve
 config) goes through `load`. What it refuses, each as one `file: key: message` line:
 
 - bytes that are not UTF-8 (a PowerShell `>` writes UTF-16 with a byte-order mark: named as such);
-- a key given twice in one mapping (the engine's YAML parser refuses it too; a JSON reader that
-  keeps the first value would judge another document than one keeping the last);
+- a key given twice in one YAML mapping (the engine's YAML parser refuses it too) or in a JSON
+  file a person writes (policy config, inventory). State documents (exports, previews, plans)
+  are machine-written and read as the engine's Go JSON reader reads them, the last value
+  winning: checking every object of a 10,000-resource export would double its parse time;
 - keys that are not strings (`1:`, `null:`), tags other than the plain YAML types (`!!binary`,
   `!!set`, `!!python/...`), NaN and infinities;
 - nesting deeper than MAX_DEPTH and YAML aliases expanding to more than MAX_NODES nodes (an
@@ -66,12 +68,15 @@ def read(path: Path | str, where: str | None = None) -> str:
 
 
 def load(path: Path | str, kind: str = "auto", where: str | None = None) -> Any:
-    """Parse a JSON or YAML file (kind 'json', 'yaml', or 'auto': by suffix, JSON if '-')."""
+    """Parse a JSON or YAML file (kind 'json', 'yaml', 'state' for a machine-written JSON state
+    document, or 'auto': by suffix, JSON if '-')."""
     where = where or str(path)
     text = read(path, where)
     if kind == "auto":
         kind = "yaml" if str(path).endswith((".yaml", ".yml")) else "json"
-    return load_yaml(text, where) if kind == "yaml" else load_json(text, where)
+    if kind == "yaml":
+        return load_yaml(text, where)
+    return load_json(text, where, duplicates=kind != "state")
 
 
 # ---------------------------------------------------------------- JSON
@@ -98,8 +103,9 @@ class _Duplicate(ValueError):
         self.key = key
 
 
-def load_json(text: str, where: str) -> Any:
-    """Parse JSON text, refusing duplicate keys, NaN/Infinity and nesting beyond MAX_DEPTH."""
+def load_json(text: str, where: str, duplicates: bool = True) -> Any:
+    """Parse JSON text, refusing NaN/Infinity, nesting beyond MAX_DEPTH and, unless
+    `duplicates` is False (the last value wins, as in Go), keys given twice."""
     # The C decoder counts each nested object/array against the recursion limit: lowering the
     # limit to about "here + MAX_DEPTH" bounds the depth at no cost per value (a walk of a
     # 10,000-resource export to measure its depth would cost more than the parse). C calls
@@ -109,7 +115,8 @@ def load_json(text: str, where: str) -> Any:
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(depth + MAX_DEPTH + 50)
     try:
-        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
+        hook = _pairs if duplicates else None
+        return json.loads(text, object_pairs_hook=hook, parse_constant=_no_constant)
     except _Duplicate as exc:
         raise ConfigError(where, _shown_key(exc.key), "duplicate key") from None
     except RecursionError:

@@ -37,7 +37,7 @@ class Record:
 def load(path: Path) -> tuple[str, list[Record]]:
     """Read a stack export, a `preview --json` or an hdh plan; InputError if it is neither."""
     try:
-        doc = read_file(path, "json")
+        doc = read_file(path, "state")
     except ConfigError as exc:
         raise InputError(str(exc)) from None
     try:

@@ -29,18 +29,18 @@ OUTSIDE = "a network this stack does not create (the external network?)"
 
 
 def check_stack(stack: Stack, cfg: dict[str, Any]) -> Iterator[tuple[Resource, str]]:
+    names = {str(n.props.get("name")) for n in stack.of_type(NETWORK) if n.has("name")}
     for res in stack.of_types(*RULE.resource_types):
-        yield from each(res, _problems(stack, res))
+        yield from each(res, _problems(stack, res, names))
 
 
-def _problems(stack: Stack, res: Resource) -> Iterator[str]:
+def _problems(stack: Stack, res: Resource, names: set[str]) -> Iterator[str]:
     if res.type == PORT and in_stack(stack, res, "networkId", NETWORK) is False:
         yield f"port on {OUTSIDE}"
     elif res.type in (INSTANCE, DB):
         if res.type == INSTANCE and not as_list(res.get("networks")):
             # Nova then picks a network (networkMode auto): possibly the external one.
             yield "no networks: Nova may attach the instance to any network the project sees"
-        names = {str(n.props.get("name")) for n in stack.of_type(NETWORK) if n.has("name")}
         # In a preview a network's id is unknown until it exists: its dependency names it.
         depends = any(r.type == NETWORK for r in stack.refs(res, "networks"))
         for where, value in network_refs(stack, res):

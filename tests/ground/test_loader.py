@@ -75,6 +75,11 @@ def test_json_refusals(text: str, why: str) -> None:
     assert why in str(info.value)
 
 
+def test_state_documents_read_as_go_reads_them() -> None:
+    # Machine-written state (exports, previews): the last value wins, as in the engine.
+    assert load_json('{"a": 1, "a": 2}', "s.json", duplicates=False) == {"a": 2}
+
+
 def test_json_just_within_the_depth_limit() -> None:
     assert load_json("[" * MAX_DEPTH + "]" * MAX_DEPTH, "e.json") is not None
 

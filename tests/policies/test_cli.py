@@ -137,7 +137,6 @@ def test_plan_exits_1_on_a_mandatory_violation(
     ("data", "why"),
     [
         (json.dumps(FORMATS["stack-export"](VOLUMES)).encode("utf-16"), "UTF-16"),
-        (b'{"version": 3, "version": 3, "deployment": {}}', "version: duplicate key"),
         (b"[" * 5000 + b"]" * 5000, "nested deeper"),
         (b'{"version": 3, "deployment": {"resources": [{"urn": 1, "type": "t"}]}}', "urn"),
         (
