@@ -25,6 +25,17 @@ def check_writable(path: Path | None, flag: str) -> None:
         raise InputError(f"{flag} {path}: not writable")
 
 
+def check_dir(path: Path, flag: str) -> None:
+    """Refuse an output directory that cannot be made or written, before anything runs."""
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{flag} {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK):
+        raise InputError(f"{flag} {path}: not writable")
+
+
 def write(path: Path, text: str, flag: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

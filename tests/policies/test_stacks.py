@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from components.config import available_stacks
@@ -40,3 +42,21 @@ def test_local_test_region_needs_its_loopback_endpoint() -> None:
             r["inputs"]["authUrl"] = "https://keystone.example.eu/v3"
     rules = {f.rule for f in evaluate(doc, config={"allowedRegions": ["GRA11"]}).mandatory}
     assert rules == {"provider-region-eu"}
+
+
+def test_the_judge_does_not_read_the_stack_it_judges(tmp_path: Path) -> None:
+    """A stack opening the bastion to a range the security team did not list fails the pack,
+    even though the config model accepts the range: allow-lists come from reviewed data."""
+    import yaml
+
+    from components.config import stack_path
+
+    doc = yaml.safe_load(stack_path("ovh-gra").read_text())
+    doc["config"]["hdh:adminCidrs"] = ["198.51.100.0/24"]
+    path = tmp_path / "Pulumi.ovh-gra.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = evaluate(plan_stack("ovh-gra", path=path))
+    assert {(f.rule, f.resource_name) for f in result.mandatory} == {
+        ("secgroup-ingress-restricted", "hdh-bastion-ssh-admin-0")
+    }
+    assert "not in bastionCidrs" in result.mandatory[0].message
