@@ -60,3 +60,27 @@ def test_the_judge_does_not_read_the_stack_it_judges(tmp_path: Path) -> None:
         ("secgroup-ingress-restricted", "hdh-bastion-ssh-admin-0")
     }
     assert "not in bastionCidrs" in result.mandatory[0].message
+
+
+def test_pack_defaults_read_no_stack_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pack's defaults come from profiles and policies/defaults.yaml, never a stack."""
+    from policies import config
+
+    read: list[str] = []
+    for method in ("read_text", "read_bytes"):
+        original = getattr(Path, method)
+
+        def spy(self: Path, *a: object, _orig: object = original, **k: object) -> object:
+            read.append(self.name)
+            return _orig(self, *a, **k)  # type: ignore[operator]
+
+        monkeypatch.setattr(Path, method, spy)
+    config.defaults.cache_clear()
+    for cached in ("_pack_defaults", "catalogue"):
+        if hasattr(getattr(config, cached, None), "cache_clear"):
+            getattr(config, cached).cache_clear()
+    try:
+        config.defaults()
+    finally:
+        config.defaults.cache_clear()
+    assert read and not [n for n in read if n.startswith("Pulumi.")], read
