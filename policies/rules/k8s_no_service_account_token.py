@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from policies.checks import WORKLOAD_TYPES, namespace, pod_spec, token_uses
-from policies.rule import Resource, Rule, Stack
+from policies.rule import Resource, Rule, Stack, each
 
 SECRET = "kubernetes:core/v1:Secret"
 TOKEN_TYPE = "kubernetes.io/service-account-token"
@@ -33,8 +33,11 @@ def check_stack(stack: Stack, cfg: dict[str, Any]) -> Iterator[tuple[Resource, s
                 yield secret, f"a service-account-token Secret in {ns}: a long-lived API token"
     for res in stack.of_types(*WORKLOAD_TYPES):
         ns = namespace(res)
-        if ns in exempt:
-            continue
-        where, spec = pod_spec(res) or ("", {})
-        for problem in token_uses(spec, where, {name for n, name in tokens if n == ns}):
-            yield res, problem
+        if ns not in exempt:
+            names = {name for n, name in tokens if n == ns}
+            yield from each(res, _uses(res, names))
+
+
+def _uses(res: Resource, token_secrets: set[str]) -> Iterator[str]:
+    where, spec = pod_spec(res) or ("", {})  # raises for a spec unknown in preview
+    yield from token_uses(spec, where, token_secrets)

@@ -101,3 +101,34 @@ def test_committed_stacks_pass_with_nothing_undetermined(stack: str) -> None:
 
     result = evaluate(plan_stack(stack))
     assert not result.findings and not result.undetermined
+
+
+def test_a_stack_rule_judges_the_others_when_one_resource_is_unknown() -> None:
+    """Preview: one pod's spec holds an unknown value; the other pod is still judged."""
+    from tests.policies.formats import to_preview
+
+    pod = "kubernetes:core/v1:Pod"
+    doc = {
+        "resources": [
+            {"name": "cm", "type": "kubernetes:core/v1:ConfigMap", "props": {}},
+            {
+                "name": "pod-unknown",
+                "type": pod,
+                "props": {
+                    "metadata": {"namespace": "bubble-a"},
+                    "spec": {"nodeName": {"!ref": "cm"}},
+                },
+            },
+            {
+                "name": "pod-token",
+                "type": pod,
+                "props": {
+                    "metadata": {"namespace": "bubble-a"},
+                    "spec": {"automountServiceAccountToken": True, "containers": [{"name": "a"}]},
+                },
+            },
+        ]
+    }
+    result = evaluate(to_preview(doc), only=["k8s-no-service-account-token"])
+    assert [f.resource_name for f in result.findings] == ["pod-token"]
+    assert [u.urn.rsplit("::", 1)[-1] for u in result.undetermined] == ["pod-unknown"]
