@@ -214,8 +214,8 @@ class StackUnknowns(UnknownValueError):
     def __init__(self, undecided: list[tuple[str, str]]) -> None:
         first = undecided[0][1]
         more = f" (and {len(undecided) - 1} more resource(s))" if len(undecided) > 1 else ""
-        super().__init__(first + more, [])
-        self.message = first + more
+        super().__init__(UNKNOWN_STRING_VALUE, [])
+        self.message = first + more  # what the engine shows: the first reason, and how many
         self.undecided = undecided  # [(urn, reason)]
 
 
