@@ -122,8 +122,12 @@ def ssh_config(
     bastion = doc.get("bastion")
     if not bastion:
         return "# no bastion: every host is reached directly\n"
-    out = [f"Host {BASTION}", f"  HostName {_checked_host(bastion['address'])}"]
-    out += [f"  Port {int(bastion.get('port', 22))}", f"  User {user_of(doc, bastion, user)}"]
+    login = user_of(doc, bastion, user)
+    if not is_user_name(login):
+        raise InputError("inventory: the bastion's user is not a user name")
+    # Checked values, quoted all the same (paramiko and OpenSSH drop the quotes).
+    out = [f"Host {BASTION}", f'  HostName "{_checked_host(bastion["address"])}"']
+    out += [f"  Port {int(bastion.get('port', 22))}", f'  User "{login}"']
     # The jump is opened from this file only: its key and host-key settings must be here.
     if key:
         out += [f"  IdentityFile {quoted_path(key)}", "  IdentitiesOnly yes"]

@@ -52,7 +52,7 @@ def test_hosts_reached_through_the_bastion(tmp_path: Path) -> None:
     # Only the hosts behind the bastion jump; the jump host itself is direct.
     assert blocks["Host 10.40.0.11 10.60.1.5"].strip().endswith("ProxyJump hdh-bastion")
     assert "203.0.113.10" not in blocks["Host 10.40.0.11 10.60.1.5"]
-    assert "HostName 203.0.113.10" in blocks["Host hdh-bastion"]
+    assert 'HostName "203.0.113.10"' in blocks["Host hdh-bastion"]
     assert 'IdentityFile "/keys/id"' in blocks["Host hdh-bastion"]
 
 
@@ -348,7 +348,7 @@ def test_the_stack_user_flows_to_every_host_with_no_flag(tmp_path: Path) -> None
     hosts = build(load_outputs(write(tmp_path, {"inventory": inv})), tmp_path / "w")
     assert {d["ssh_user"] for _, d in hosts} == {"admin"}
     assert {d["deploy_user"] for _, d in hosts} == {"admin"}
-    assert "  User admin" in (tmp_path / "w" / "ssh_config").read_text()  # the jump too
+    assert '  User "admin"' in (tmp_path / "w" / "ssh_config").read_text()  # the jump too
 
 
 def test_who_logs_in(tmp_path: Path) -> None:
