@@ -7,9 +7,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 
 from components.limits import admin_cidr_problems, public_key_problem, tier_size_problems
 from components.model import Model, translate
@@ -35,16 +35,26 @@ CREDENTIAL_KEYS = {
 }
 
 
+def _text(value: Any) -> Any:
+    # pydantic would read an integer (or `true`) as an address: 1 is 0.0.0.1/32.
+    if not isinstance(value, str | IPv4Network):
+        raise ValueError("expected a CIDR written as text, like 10.20.0.0/24")
+    return value
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_text)]
+
+
 class Tiers(Model):
-    admin: IPv4Network
-    services: IPv4Network
-    data: IPv4Network
-    processing: IPv4Network
+    admin: Cidr
+    services: Cidr
+    data: Cidr
+    processing: Cidr
 
 
 class Bubble(Model):
     name: str = Field(pattern=DNS_LABEL)
-    cidr: IPv4Network | None = None  # None: allocated from hdh:bubblePool by position
+    cidr: Cidr | None = None  # None: allocated from hdh:bubblePool by position
     workspaces: int = Field(default=1, ge=0, le=8)
     volume_size: int = Field(default=100, ge=1, le=16384)  # GB, encrypted data volume
     classification: str | None = Field(default=None, pattern=CLASSIFICATION)  # hdh:classification
@@ -52,7 +62,7 @@ class Bubble(Model):
 
 
 class BubblePool(Model):
-    cidr: IPv4Network
+    cidr: Cidr
     prefix_length: int = Field(default=24, ge=16, le=28)
 
 
@@ -69,8 +79,8 @@ class KubernetesSettings(Model):
     default_memory: str = Field(default="1Gi", pattern=QUANTITY)
     quota_storage: str = Field(default="500Gi", pattern=QUANTITY)  # requests.storage per bubble
     # Overlay ranges: never routed by Neutron, but must not shadow a tier or bubble for the pods.
-    pod_cidr: IPv4Network = IPv4Network("10.244.0.0/16")
-    service_cidr: IPv4Network = IPv4Network("10.96.0.0/12")
+    pod_cidr: Cidr = IPv4Network("10.244.0.0/16")
+    service_cidr: Cidr = IPv4Network("10.96.0.0/12")
     image: str | None = None  # magnum: the driver's node image (default ubuntu-2204-kube-v<ver>)
     registry: str | None = None  # magnum: container_infra_prefix, the image mirror nodes pull from
 
@@ -83,7 +93,7 @@ class Settings(Model):
     ssh_public_key: str
     bubbles: list[Bubble] = []
     bubble_pool: BubblePool | None = None
-    admin_cidrs: list[IPv4Network] = []
+    admin_cidrs: list[Cidr] = []
     deploy_user: str = Field(default=DEPLOY_USER, pattern=USER_NAME)
     classification: str = Field(default="health-pseudonymised", pattern=CLASSIFICATION)
     volume_type: str | None = None

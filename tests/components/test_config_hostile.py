@@ -354,3 +354,58 @@ def test_yaml_dates_and_booleans_stay_strings(edited_stack: Any, tmp_path: Path)
     assert load_stack("ovh-gra", path).settings.classification == "2024-01-01"
     path.write_text(text.replace("2024-01-01", "yes"))
     assert load_stack("ovh-gra", path).settings.classification == "yes"
+
+
+VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**33), 2**33)
+    | st.text(max_size=20)
+    | st.sampled_from(["0.0.0.0/0", "10.20.0.0/31", "ovh", "GRA11", "-1", "1e9", "[1]", "{}"]),
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=12), kids, max_size=3)
+    ),
+    max_leaves=10,
+)
+KEYS = [
+    "hdh:profile",
+    "hdh:tiers",
+    "hdh:bubbles",
+    "hdh:bubblePool",
+    "hdh:adminCidrs",
+    "hdh:deployUser",
+    "hdh:flavors",
+    "hdh:servicesCount",
+    "hdh:kubernetes",
+    "hdh:sshPublicKey",
+    "openstack:region",
+    "openstack:authUrl",
+    "hdh:unknown",
+]
+
+
+@settings(max_examples=150)
+@given(changes=st.dictionaries(st.sampled_from(KEYS), VALUES, min_size=1, max_size=4))
+def test_property_any_value_is_a_config_error_or_a_model(
+    tmp_path_factory: pytest.TempPathFactory, changes: dict[str, Any]
+) -> None:
+    import yaml
+
+    from components.config import stack_path
+
+    doc = yaml.safe_load(stack_path("ovh-gra").read_text())
+    doc["config"].update(changes)
+    path = tmp_path_factory.mktemp("stack") / "Pulumi.ovh-gra.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        load_stack("ovh-gra", path)
+    except ConfigError as exc:
+        assert str(exc).startswith(str(path))
+    except ConfigErrors as exc:
+        assert all(line.startswith(str(path)) for line in exc.lines())
+
+
+@pytest.mark.parametrize("value", [True, 167772160, 1.5])
+def test_cidrs_are_text(edited_stack: Any, value: Any) -> None:
+    lines = errors_of(edited_stack, _set("hdh:adminCidrs", [value]))
+    assert any("hdh:adminCidrs[0]: expected a CIDR written as text" in line for line in lines)
