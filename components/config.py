@@ -11,7 +11,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
 
-from components.limits import admin_cidr_problems, public_key_problem, tier_size_problems
+from components.limits import (
+    TIERS as TIERS,  # the tiers' one definition, re-exported for the components
+    admin_cidr_problems,
+    overlap_problems,
+    public_key_problem,
+    tier_size_problems,
+)
 from components.model import Model, translate
 from components.profile import Profile, Role, load_profile
 from ground.errors import ConfigError, ConfigErrors
@@ -23,7 +29,6 @@ STACK_DIR = ROOT / "stacks"
 DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
 CLASSIFICATION = r"^[a-z0-9-]{1,63}$"
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"  # a Kubernetes quantity
-TIERS = ("admin", "services", "data", "processing")
 # Provider keys that hold credentials: they come from the environment or clouds.yaml, never a file.
 CREDENTIAL_KEYS = {
     "password",
@@ -265,7 +270,7 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
         )
     bubbles, bubble_errors = _resolve_bubbles(settings, path)
     errors += bubble_errors
-    errors += list(_check_overlaps(settings, bubbles, path))
+    errors += [ConfigError(path, k, m) for k, m in overlap_problems(settings, bubbles)]
     errors += [ConfigError(path, k, m) for k, m in admin_cidr_problems(settings.admin_cidrs)]
     errors += [ConfigError(path, k, m) for k, m in tier_size_problems(settings, bubbles)]
     if errors:
@@ -383,41 +388,3 @@ def _resolve_bubbles(s: Settings, path: str) -> tuple[list[ResolvedBubble], list
             )
         )
     return out, errors
-
-
-def _check_overlaps(s: Settings, bubbles: list[ResolvedBubble], path: str) -> Iterator[ConfigError]:
-    """Tiers and bubbles must not overlap; the pool must not overlap a tier (sweep, n log n)."""
-    spans: list[tuple[IPv4Network, str, str]] = [
-        (getattr(s.tiers, t), f"hdh:tiers.{t}", f"{t} tier") for t in TIERS
-    ]
-    index = {b.name: i for i, b in enumerate(s.bubbles)}
-    for b in bubbles:
-        i = index[b.name]
-        key = f"hdh:bubbles[{i}].cidr" if s.bubbles[i].cidr else f"hdh:bubbles[{i}]"
-        spans.append((b.cidr, key, f"bubble {b.name}"))
-    if s.bubble_pool:
-        for t in TIERS:
-            tier = getattr(s.tiers, t)
-            if tier.overlaps(s.bubble_pool.cidr):
-                yield ConfigError(path, "hdh:bubblePool.cidr", f"overlaps {t} tier {tier}")
-    k = s.kubernetes
-    if k.enabled:
-        # Pods and services must not shadow a tier or a bubble: the cluster could not reach it.
-        for cidr, key, what in (
-            (k.pod_cidr, "hdh:kubernetes.podCidr", "Kubernetes pod range"),
-            (k.service_cidr, "hdh:kubernetes.serviceCidr", "Kubernetes service range"),
-        ):
-            if s.bubble_pool and cidr.overlaps(s.bubble_pool.cidr):
-                yield ConfigError(path, key, f"{cidr} overlaps the bubble pool")
-            spans.append((cidr, key, what))
-    # Widest first at equal start, so the narrower (more specific) entry is the one blamed.
-    spans.sort(key=lambda x: (int(x[0].network_address), x[0].prefixlen))
-    widest: tuple[IPv4Network, str, str] | None = None
-    for span in spans:
-        if widest is not None and span[0].overlaps(widest[0]):
-            yield ConfigError(path, span[1], f"{span[0]} overlaps {widest[2]} {widest[0]}")
-        if widest is None or int(span[0].broadcast_address) > int(widest[0].broadcast_address):
-            widest = span
-    for i, c in enumerate(s.admin_cidrs):
-        if c.is_private and any(c.overlaps(sp[0]) for sp in spans):
-            yield ConfigError(path, f"hdh:adminCidrs[{i}]", f"{c} overlaps a platform network")

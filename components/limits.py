@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from components.config import ResolvedBubble, Settings
 
+TIERS = ("admin", "services", "data", "processing")  # components.config re-exports it
+
 # The bastion is the platform's only world-facing entry: its SSH is open to the administrators'
 # egress ranges and nothing wider. At most a /16 worth of addresses in total, so that neither
 # 0.0.0.0/0 nor any set of ranges whose union covers a large part of the Internet (the two halves
@@ -61,6 +63,44 @@ def admin_cidr_problems(cidrs: Sequence[IPv4Network]) -> Iterator[tuple[str, str
             f"together they admit {total:,} addresses, more than {ADMIN_MAX_ADDRESSES:,} "
             f"(a /{ADMIN_MIN_PREFIX}): list the administrators' egress ranges only",
         )
+
+
+def overlap_problems(s: Settings, bubbles: list[ResolvedBubble]) -> Iterator[tuple[str, str]]:
+    """Tiers and bubbles must not overlap; the pool must not overlap a tier (sweep, n log n)."""
+    spans: list[tuple[IPv4Network, str, str]] = [
+        (getattr(s.tiers, t), f"hdh:tiers.{t}", f"{t} tier") for t in TIERS
+    ]
+    index = {b.name: i for i, b in enumerate(s.bubbles)}
+    for b in bubbles:
+        i = index[b.name]
+        key = f"hdh:bubbles[{i}].cidr" if s.bubbles[i].cidr else f"hdh:bubbles[{i}]"
+        spans.append((b.cidr, key, f"bubble {b.name}"))
+    if s.bubble_pool:
+        for t in TIERS:
+            tier = getattr(s.tiers, t)
+            if tier.overlaps(s.bubble_pool.cidr):
+                yield ("hdh:bubblePool.cidr", f"overlaps {t} tier {tier}")
+    k = s.kubernetes
+    if k.enabled:
+        # Pods and services must not shadow a tier or a bubble: the cluster could not reach it.
+        for cidr, key, what in (
+            (k.pod_cidr, "hdh:kubernetes.podCidr", "Kubernetes pod range"),
+            (k.service_cidr, "hdh:kubernetes.serviceCidr", "Kubernetes service range"),
+        ):
+            if s.bubble_pool and cidr.overlaps(s.bubble_pool.cidr):
+                yield (key, f"{cidr} overlaps the bubble pool")
+            spans.append((cidr, key, what))
+    # Widest first at equal start, so the narrower (more specific) entry is the one blamed.
+    spans.sort(key=lambda x: (int(x[0].network_address), x[0].prefixlen))
+    widest: tuple[IPv4Network, str, str] | None = None
+    for span in spans:
+        if widest is not None and span[0].overlaps(widest[0]):
+            yield (span[1], f"{span[0]} overlaps {widest[2]} {widest[0]}")
+        if widest is None or int(span[0].broadcast_address) > int(widest[0].broadcast_address):
+            widest = span
+    for i, c in enumerate(s.admin_cidrs):
+        if c.is_private and any(c.overlaps(sp[0]) for sp in spans):
+            yield (f"hdh:adminCidrs[{i}]", f"{c} overlaps a platform network")
 
 
 def pool_size(cidr: IPv4Network) -> int:
