@@ -13,6 +13,8 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator
 
 from components.limits import (
     TIERS as TIERS,  # the tiers' one definition, re-exported for the components
+)
+from components.limits import (
     admin_cidr_problems,
     overlap_problems,
     public_key_problem,
