@@ -386,3 +386,18 @@ def test_the_default_is_written_once() -> None:
                 if isinstance(n, ast.Constant)
             }
             assert DEPLOY_USER not in strings, f"{path}: use ground.names.DEPLOY_USER"
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (json.dumps(OUTPUTS).encode("utf-16"), "UTF-16"),
+        (b'{"inventory": {"hosts": [], "hosts": []}}', "duplicate key"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+    ],
+)
+def test_inventory_files_that_cannot_be_trusted(tmp_path: Path, data: bytes, why: str) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=why):
+        load_outputs(path)
