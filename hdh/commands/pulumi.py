@@ -14,6 +14,9 @@ CLOUD_COMMANDS = {"console", "env", "org", "project", "deployment", "api", "insi
 # Global flags that take a value (`pulumi --help`): their value is not the command word.
 VALUED = {"--color", "-C", "--cwd", "--memprofilerate", "--otel-traces", "--profiling"}
 VALUED |= {"--tracing", "-v", "--verbose"}
+# `pulumi login` flags that take a value; the OIDC ones exchange a token with Pulumi Cloud.
+LOGIN_VALUED = {"--default-org", "--oidc-expiration", "--oidc-org", "--oidc-team"}
+LOGIN_VALUED |= {"--oidc-token", "--oidc-user"}
 
 
 def add_parser(sub: Any) -> None:
@@ -46,7 +49,7 @@ def judge(argv: Sequence[str]) -> None:
             continue
         name, eq, inline = arg.partition("=")
         login = words[:1] in (["login"], ["logout"])
-        takes = name in VALUED or name == "--cloud-url" or (name == "-c" and login)
+        takes = name in VALUED or name == "--cloud-url" or (login and name in {"-c", *LOGIN_VALUED})
         value = inline if eq else None
         if value is None and takes and i < len(argv):
             value, i = argv[i], i + 1
@@ -60,6 +63,9 @@ def judge(argv: Sequence[str]) -> None:
         if name in ("--tracing", "--otel-traces") and not str(value).startswith("file:"):
             raise EngineError(f"{name}: only a file: endpoint (traces describe the stack)")
     if command == "login":
+        for name, _ in flags:
+            if name.startswith("--oidc") or name == "--insecure":
+                raise EngineError(f"pulumi login {name}: Pulumi Cloud token exchange, refused")
         if any(name in ("-l", "--local") for name, _ in flags):
             return
         if len(words) < 2:

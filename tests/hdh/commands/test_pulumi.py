@@ -32,6 +32,8 @@ from hdh.engine import EngineError
         ["console"],
         ["preview", "--tracing", "https://collector.example"],
         ["up", "--otel-traces=grpc://collector.example:4317"],
+        ["login", "--oidc-token", "eyJ", "--oidc-org", "acme"],
+        ["login", "--insecure", "s3://state?endpoint=s3.gra.io.cloud.ovh.net"],
     ],
 )
 def test_refused(argv: list[str]) -> None:
@@ -50,6 +52,7 @@ def test_refused(argv: list[str]) -> None:
         ["up", "-c", "key=value"],  # -c is --config outside login
         ["preview", "--tracing", "file:/tmp/trace.json"],
         ["policy", "new", "python"],
+        ["login", "--default-org", "acme", "file:///srv/state"],
     ],
 )
 def test_accepted(argv: list[str]) -> None:
