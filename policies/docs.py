@@ -26,6 +26,8 @@ def rules_table() -> str:
     ]
     for r in sorted(rules(), key=lambda r: (r.enforcement != "mandatory", r.id)):
         types = ", ".join(f"`{t}`" for t in r.resource_types)
+        if r.reads:
+            types += "; reads " + ", ".join(f"`{t}`" for t in r.reads)
         scope = " (stack-level)" if r.scope == "stack" else ""
         controls = "; ".join(f"{CONTROLS[c].framework}: {CONTROLS[c].title}" for c in r.frameworks)
         rows.append(
