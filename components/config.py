@@ -261,6 +261,11 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
         errors.append(ConfigError(path, "hdh:profile", f"{settings.profile!r}: {exc.msg}"))
         raise ConfigErrors(errors) from None
     errors += list(_check_against_profile(settings, profile, region, path))
+    if not auth_url and not profile.auth_url:
+        # The endpoint is what shows whose region this is; the environment's could be anyone's.
+        errors.append(
+            ConfigError(path, "openstack:authUrl", f"profile {profile.name} names no authUrl")
+        )
     if auth_url and profile.auth_url and not errors and not _same(auth_url, profile.auth_url):
         errors.append(
             ConfigError(

@@ -409,3 +409,12 @@ def test_property_any_value_is_a_config_error_or_a_model(
 def test_cidrs_are_text(edited_stack: Any, value: Any) -> None:
     lines = errors_of(edited_stack, _set("hdh:adminCidrs", [value]))
     assert any("hdh:adminCidrs[0]: expected a CIDR written as text" in line for line in lines)
+
+
+def test_a_profile_without_an_endpoint_cannot_plan(profiles: Path, edited_stack: Any) -> None:
+    text = (profiles / "ovh.yaml").read_text().replace("name: ovh", "name: noend")
+    (profiles / "noend.yaml").write_text(
+        text.replace("authUrl: https://auth.cloud.ovh.net/v3\n", "")
+    )
+    lines = errors_of(edited_stack, _set("hdh:profile", "noend"))
+    assert any(": openstack:authUrl: profile noend names no authUrl" in line for line in lines)
