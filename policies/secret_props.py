@@ -13,7 +13,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rule import Resource, walk
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+
+from policies.rule import UNKNOWN, Resource, walk
 
 SECRET_PROPS: dict[str, tuple[str, ...]] = {
     "pulumi:providers:openstack": ("password", "token", "applicationCredentialSecret"),
@@ -55,6 +57,8 @@ def paths(res: Resource, spec: str) -> Iterator[tuple[Any, ...]]:
             value: Any = res.props
             for k in (*p, name):
                 value = value.get(k) if isinstance(value, dict) else value[k]
+                if value is UNKNOWN:  # a preview: this secret cannot be judged yet
+                    raise UnknownValueError(UNKNOWN_STRING_VALUE, [str(x) for x in (*p, name)])
             p = (*p, name)
             if brackets == "[]" and isinstance(value, list):
                 nxt += [(*p, i) for i in range(len(value))]
@@ -73,6 +77,7 @@ def clear_secrets(res: Resource) -> Iterator[str]:
             found = list(paths(res, spec))
         except (KeyError, IndexError, TypeError, AttributeError):
             continue  # not set (or not a container where one is expected): nothing stored
+        # (UnknownValueError passes through: the rule is undetermined for this resource)
         for path in found:
             value = res.get(*path)  # an unknown (preview) value: undetermined, not judged
             if value not in (None, "", {}, []) and not res.is_secret(*path):
