@@ -42,11 +42,13 @@ def _problems(stack: Stack, res: Resource, cfg: dict[str, Any]) -> Iterator[str]
     if not prefixes and not stack.given(res, "remoteGroupId"):
         yield "neither remoteIpPrefix nor remoteGroupId: admits any source"
         return
-    bastion = is_bastion_group(stack, stack.ref(res, "securityGroupId"))
     for prefix in prefixes:
+        if not is_world(prefix) and not is_public(str(prefix)):
+            continue  # an internal source: no need to know whose group this is
+        bastion = is_bastion_group(stack, stack.ref(res, "securityGroupId"))
         if is_world(prefix) and not (bastion and prefix in cfg["bastionCidrs"]):
             yield f"admits {prefix} (the whole Internet)"
-        elif not is_world(prefix) and is_public(str(prefix)):
+        elif not is_world(prefix):
             if not bastion:
                 yield f"admits the public range {prefix} on a group the bastion does not hold alone"
             elif not within(str(prefix), cfg["bastionCidrs"]):
