@@ -329,7 +329,7 @@ class Environment:
 
     def _inventory(self) -> tuple[dict[str, Any], Path, Path]:
         """(inventory, outputs file, ssh_config): the stack's hosts and how to reach them."""
-        from hardening.inventory import load_outputs, ssh_config
+        from hardening.inventory import load_outputs, ssh_config, user_of
 
         assert self.stack is not None
         if self.key is None:
@@ -344,7 +344,7 @@ class Environment:
         reachable = _reachable(inv.value, self.opts.bastion)
         outputs.write_text(json.dumps({"inventory": reachable}, indent=1))
         doc = load_outputs(outputs)
-        user = str((doc.get("bastion") or {}).get("user") or "deploy")
+        user = user_of(doc, doc.get("bastion") or {})  # the stack's deploy user
         cfg = self.dir / "ssh_config"
         cfg.write_text(
             ssh_config(doc, user, str(self.key), str(self.dir / "known_hosts"), "accept-new")
@@ -359,7 +359,9 @@ class Environment:
         doc, outputs, _ = self._inventory()
         assert self.key is not None
         self.reports.mkdir(parents=True, exist_ok=True)
-        user = str((doc.get("bastion") or {}).get("user") or "deploy")
+        from hardening.inventory import user_of
+
+        user = user_of(doc, doc.get("bastion") or {})
         return phases.harden(
             outputs, user, self.key, self.dir / "known_hosts", self.reports, self.opts.step_timeout
         )
