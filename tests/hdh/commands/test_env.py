@@ -104,7 +104,10 @@ def test_no_passphrase(
 
 @pytest.mark.parametrize(
     ("url", "words"),
-    [("https://api.pulumi.com", "Pulumi Cloud (or a Pulumi service) is refused"), ("gs://bucket", "use file://DIR")],
+    [
+        ("https://api.pulumi.com", "Pulumi Cloud (or a Pulumi service) is refused"),
+        ("gs://bucket", "use file://DIR"),
+    ],
 )
 def test_no_pulumi_cloud_nor_foreign_backend(
     url: str,
