@@ -67,3 +67,18 @@ def psa_exempt_namespaces() -> list[str]:
 
 def node_ports(role: NodeRole) -> list[Port]:
     return list(facts().ports[role])
+
+
+def default_version() -> str:
+    return facts().default_version
+
+
+def supported_version(version: str) -> str:
+    """The version if its minor is still supported upstream (a pydantic after-validator)."""
+    minor = ".".join(version.split(".")[:2])
+    supported = facts().supported_minors
+    if minor not in supported:
+        raise ValueError(
+            f"Kubernetes {minor} is not a supported minor (supported: {', '.join(supported)})"
+        )
+    return version

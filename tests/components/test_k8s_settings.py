@@ -45,23 +45,6 @@ def test_bad_values_name_file_and_key(
     )
 
 
-def test_kubeadm_needs_a_keystone_url(edited_stack: Any) -> None:
-    """The scs profile names no Keystone URL: a kubeadm cluster there needs openstack:authUrl."""
-
-    def edit(c: dict[str, Any]) -> None:
-        c["hdh:kubernetes"] = {"enabled": True, "mode": "kubeadm"}
-
-    with pytest.raises(ConfigErrors) as exc:
-        plan_stack("scs-de", path=edited_stack(edit, stack="scs-de"))
-    assert any("openstack:authUrl: a kubeadm cluster" in line for line in exc.value.lines())
-
-    def with_url(c: dict[str, Any]) -> None:
-        edit(c)
-        c["openstack:authUrl"] = "https://keystone.example.eu/v3"
-
-    assert plan_stack("scs-de", path=edited_stack(with_url, stack="scs-de")).resources
-
-
 def test_defaults_are_a_supported_version_and_bounded_quotas() -> None:
     k = load_stack(KUBEADM).settings.kubernetes
     assert k.version == "1.36.3"
