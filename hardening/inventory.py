@@ -149,29 +149,62 @@ def ssh_config(
     known_hosts: str | None = None,
     host_key_check: str | None = None,
 ) -> str:
-    """The OpenSSH client config of the jump: the bastion's block and the hosts behind it."""
-    bastion = doc.get("bastion")
-    if not bastion:
-        return "# no bastion: every host is reached directly\n"
-    login = user_of(doc, bastion, user)
-    if not is_user_name(login):
-        raise InputError("inventory: the bastion's user is not a user name")
-    # Checked values, quoted all the same (paramiko and OpenSSH drop the quotes).
-    out = [f"Host {BASTION}", f'  HostName "{_checked_host(bastion["address"])}"']
-    out += [f"  Port {int(bastion.get('port', 22))}", f'  User "{login}"']
+    """The OpenSSH client config of an inventory: one block per host, named as the inventory
+    names it, and the jump host; hosts behind the bastion are reached through it.
+
+    Blocks are keyed by host name, never by address: two hosts may share an address (a
+    bastion reached on a forwarded port of 127.0.0.1 and a host behind it on its own
+    127.0.0.1:22), and an address pattern would send the bastion through itself. pyinfra,
+    testinfra (`ssh://<name>`) and `ssh -F` all connect to the name. Every value is checked
+    (names and addresses by load_outputs, again here) and quoted; nothing else is written.
+    """
+    if host_key_check and host_key_check not in ("yes", "accept-new", "no"):
+        raise InputError(f"StrictHostKeyChecking {host_key_check!r}: yes, accept-new or no")
+    common = []
     # The jump is opened from this file only: its key and host-key settings must be here.
     if key:
-        out += [f"  IdentityFile {quoted_path(key)}", "  IdentitiesOnly yes"]
+        common += [f"  IdentityFile {quoted_path(key)}", "  IdentitiesOnly yes"]
     if known_hosts:
-        out.append(f"  UserKnownHostsFile {quoted_path(known_hosts)}")
+        common.append(f"  UserKnownHostsFile {quoted_path(known_hosts)}")
     if host_key_check:
-        if host_key_check not in ("yes", "accept-new", "no"):
-            raise InputError(f"StrictHostKeyChecking {host_key_check!r}: yes, accept-new or no")
-        out.append(f"  StrictHostKeyChecking {host_key_check}")
-    behind = sorted({_checked_host(h["address"]) for h in doc["hosts"] if _behind(doc, h)})
-    if behind:
-        out += ["", f"Host {' '.join(behind)}", f"  ProxyJump {BASTION}"]
-    return "\n".join(out) + "\n"
+        common.append(f"  StrictHostKeyChecking {host_key_check}")
+    out: list[str] = []
+    bastion = doc.get("bastion")
+    if bastion:
+        out += _block(BASTION, bastion, user_of(doc, bastion, user), common)
+    for h in doc["hosts"]:
+        name = _checked_name(h["name"])
+        if bastion and h.get("role") == "bastion":
+            # The bastion's row carries its private address; from here it is reached at the
+            # bastion entry's endpoint. A row bearing the alias's name shares its block.
+            if name != BASTION:
+                out += _block(name, _endpoint(doc, h), user_of(doc, h, user), common)
+            continue
+        out += _block(name, h, user_of(doc, h, user), common)
+        if _behind(doc, h):
+            out.insert(len(out) - 1, f"  ProxyJump {BASTION}")
+    return "\n".join(out)
+
+
+def _block(alias: str, h: dict[str, Any], login: str, common: list[str]) -> list[str]:
+    if not is_user_name(login):
+        raise InputError(f"inventory: {alias}: the user is not a user name")
+    lines = [f"Host {alias}", f'  HostName "{_checked_host(h["address"])}"']
+    lines += [f"  Port {int(h.get('port', 22))}", f'  User "{login}"', *common]
+    return [*lines, ""]
+
+
+def _endpoint(doc: dict[str, Any], h: dict[str, Any]) -> dict[str, Any]:
+    """Where `h` is reached from here: the bastion's row at the bastion entry's endpoint (its
+    row carries the private address), every other host at its own address."""
+    bastion = doc.get("bastion")
+    return bastion if bastion and h.get("role") == "bastion" else h
+
+
+def _checked_name(value: Any) -> str:
+    if not isinstance(value, str) or not HOST_NAME.fullmatch(value):
+        raise InputError("inventory: a host name is not letters, digits, '.', '_' or '-'")
+    return value
 
 
 def _behind(doc: dict[str, Any], h: dict[str, Any]) -> bool:
@@ -229,8 +262,9 @@ def build(
         login = user_of(doc, h, user)
         hdata: dict[str, Any] = {
             # Read by pyinfra as values, never parsed as config text.
-            "ssh_hostname": _checked_host(h["address"]),
-            "ssh_port": int(h.get("port", 22)),
+            # The host's block of our ssh_config (HostName, Port, ProxyJump): its name.
+            "ssh_hostname": _checked_name(h["name"]),
+            "ssh_port": int(_endpoint(doc, h).get("port", 22)),
             "ssh_user": login,
             # Always our file, so the user's ~/.ssh/config cannot redirect the connection.
             "ssh_config_file": str(cfg),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,6 +116,7 @@ class HostState:
     socket: str | None = None
     log_file: str | None = None
     procs: list[Proc] = field(default_factory=list)
+    foreign: bool = False  # written by another version: only good for teardown
 
     def test_host(self) -> TestHost:
         return TestHost(
@@ -129,7 +130,9 @@ class HostState:
         )
 
     def running(self) -> bool:
-        return bool(self.procs) and all(alive(p.pid, p.start) for p in self.procs)
+        return (
+            not self.foreign and bool(self.procs) and all(alive(p.pid, p.start) for p in self.procs)
+        )
 
 
 def state_file() -> Path:
@@ -147,15 +150,67 @@ def ssh_config_path() -> Path:
 
 
 def load() -> dict[str, HostState]:
+    """The hosts of the state file, read leniently: the cache outlives checkouts.
+
+    Another version of the testbed (an older or newer checkout sharing the cache) may have
+    written fields this one does not know, or lack some it needs. Unknown fields are dropped
+    with a warning; a record this version cannot use keeps only what teardown needs (its
+    processes, namespace, overlay, socket) and reports itself not running, so the next `up`
+    cleans it and starts the host afresh. Never a traceback over a stale file.
+    """
     path = state_file()
     if not path.exists():
         return {}
-    raw = json.loads(path.read_text())
+    try:
+        raw = json.loads(path.read_text())
+        records = raw["hosts"] if isinstance(raw, dict) else None
+        if not isinstance(records, dict):
+            raise ValueError("no 'hosts' table")
+    except (OSError, ValueError, KeyError) as e:
+        log.warning("%s: unreadable (%s): ignored; its hosts, if any, are not tracked", path, e)
+        return {}
     hosts = {}
-    for name, h in raw.get("hosts", {}).items():
-        procs = [Proc(**p) for p in h.pop("procs", [])]
-        hosts[name] = HostState(**h, procs=procs)
+    for name, h in records.items():
+        if isinstance(h, dict):
+            hosts[name] = _host_of(str(name), h)
     return hosts
+
+
+_FIELDS = {f.name for f in fields(HostState)} - {"procs"}
+
+
+def _host_of(name: str, h: dict[str, Any]) -> HostState:
+    procs = []
+    for p in h.get("procs", []) if isinstance(h.get("procs"), list) else []:
+        try:
+            procs.append(Proc(str(p["role"]), int(p["pid"]), p.get("start"), bool(p.get("group"))))
+        except (TypeError, KeyError, ValueError):
+            log.warning("state: %s: a process record is unreadable: ignored", name)
+    unknown = sorted(set(h) - _FIELDS - {"procs"})
+    if unknown:
+        log.warning(
+            "state: %s: written by another testbed version (fields %s ignored)", name, unknown
+        )
+    known = {k: v for k, v in h.items() if k in _FIELDS}
+    try:
+        return HostState(**known, procs=procs)
+    except TypeError:
+        log.warning(
+            "state: %s: written by another testbed version: will be cleaned and restarted", name
+        )
+        return HostState(
+            name,
+            "vm" if known.get("kind") == "vm" else "container",
+            int(known.get("port") or 0),
+            str(known.get("key") or ""),
+            image="",
+            netns=known.get("netns"),
+            overlay=known.get("overlay"),
+            socket=known.get("socket"),
+            log_file=known.get("log_file"),
+            procs=procs,
+            foreign=True,
+        )
 
 
 def save(hosts: dict[str, HostState]) -> None:

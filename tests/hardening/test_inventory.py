@@ -43,15 +43,17 @@ def test_hosts_reached_through_the_bastion(tmp_path: Path) -> None:
     assert [h for h, _ in hosts] == ["bastion-0", "k8s-0", "ws-a-0"]
     data = dict(hosts)
     assert data["ws-a-0"]["hdh_role"] == "workspace" and data["ws-a-0"]["hdh_bubble"] == "a"
-    # Connection settings are host data (values), the same ssh_config for every host.
-    assert data["k8s-0"]["ssh_hostname"] == "10.40.0.11" and data["k8s-0"]["ssh_port"] == 22
+    # Every host connects to its own block of one ssh_config, by name (HostName there).
+    assert data["k8s-0"]["ssh_hostname"] == "k8s-0" and data["k8s-0"]["ssh_port"] == 22
     assert data["k8s-0"]["ssh_key"] == "/keys/id"
     assert {d["ssh_config_file"] for d in data.values()} == {str(tmp_path / "w" / "ssh_config")}
     cfg = (tmp_path / "w" / "ssh_config").read_text()
     blocks = {b.split("\n")[0]: b for b in cfg.split("\n\n") if b.strip()}
     # Only the hosts behind the bastion jump; the jump host itself is direct.
-    assert blocks["Host 10.40.0.11 10.60.1.5"].strip().endswith("ProxyJump hdh-bastion")
-    assert "203.0.113.10" not in blocks["Host 10.40.0.11 10.60.1.5"]
+    for name, addr in (("k8s-0", "10.40.0.11"), ("ws-a-0", "10.60.1.5")):
+        assert f'HostName "{addr}"' in blocks[f"Host {name}"]
+        assert "ProxyJump hdh-bastion" in blocks[f"Host {name}"]
+    assert "ProxyJump" not in blocks["Host bastion-0"] + blocks["Host hdh-bastion"]
     assert 'HostName "203.0.113.10"' in blocks["Host hdh-bastion"]
     assert 'IdentityFile "/keys/id"' in blocks["Host hdh-bastion"]
 
@@ -64,9 +66,24 @@ def test_role_filter(tmp_path: Path) -> None:
 def test_no_bastion_means_direct(tmp_path: Path) -> None:
     doc = {"hosts": [{"name": "c1", "address": "127.0.0.1", "port": 2201, "role": "base"}]}
     cfg = ssh_config(doc, "deploy", None)
-    assert "ProxyJump" not in cfg and "Host " not in cfg
+    assert "ProxyJump" not in cfg and "Host c1\n" in cfg and 'HostName "127.0.0.1"' in cfg
     ((name, data),) = build(doc, tmp_path)
-    assert (name, data["ssh_hostname"], data["ssh_port"]) == ("c1", "127.0.0.1", 2201)
+    assert (name, data["ssh_hostname"], data["ssh_port"]) == ("c1", "c1", 2201)
+
+
+def test_bastion_and_a_host_behind_it_may_share_an_address(tmp_path: Path) -> None:
+    # A bastion on a forwarded port of 127.0.0.1 and a host behind it at 127.0.0.1:22 (from
+    # the bastion's side): keyed by address, the bastion would jump through itself.
+    doc = {
+        "bastion": {"name": "b", "address": "127.0.0.1", "port": 2201},
+        "hosts": [
+            {"name": "b", "address": "127.0.0.1", "port": 2201, "role": "bastion"},
+            {"name": "svc", "address": "127.0.0.1", "port": 22, "role": "base"},
+        ],
+    }
+    blocks = {b.split("\n")[0]: b for b in ssh_config(doc, "deploy", None).split("\n\n") if b}
+    assert "ProxyJump" not in blocks["Host hdh-bastion"] + blocks["Host b"]
+    assert "ProxyJump hdh-bastion" in blocks["Host svc"] and "Port 22" in blocks["Host svc"]
 
 
 def test_bad_inventory_names_file_and_key(tmp_path: Path) -> None:
@@ -359,10 +376,11 @@ def test_any_accepted_inventory_yields_only_our_ssh_options(
         return
     hosts = build(doc, tmp / "w", key="/keys/id")
     config = paramiko.SSHConfig.from_path(str(tmp / "w" / "ssh_config"))
-    for lookup in ("hdh-bastion", address, "anything-else"):
+    for lookup in ("hdh-bastion", name, "x2", address, "anything-else"):
         assert set(config.lookup(lookup)) <= _ALLOWED_SSH_KEYS
-    for _name, data in hosts:
-        assert data["ssh_hostname"] == address and "\n" not in data["ssh_user"]
+    for host_name, data in hosts:
+        assert data["ssh_hostname"] == host_name and "\n" not in data["ssh_user"]
+        assert config.lookup(host_name)["hostname"] == address
 
 
 # ---------------------------------------------------------------- the deploy user (issue 18)
