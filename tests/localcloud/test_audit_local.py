@@ -1,0 +1,99 @@
+"""On the local cloud, one up/destroy of the `local` stack: drift is clean, then found after an
+out-of-band change; the evidence bundle of the deployed stack verifies; the closure record of
+its bubble proves, through the APIs, that every key, volume and container is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hdh import cli, closure
+from hdh.drift import detect
+from hdh.engine import ThrowawayProject
+from tests.localcloud.conftest import probe
+
+pytestmark = pytest.mark.cloud
+STACK = "local"
+BUBBLE = "demo-cardio"
+
+
+@pytest.fixture
+def cloud_env(local_cloud: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The local cloud's OS_* variables in this process too (openstacksdk reads them)."""
+    saved = {k: os.environ.get(k) for k in local_cloud}
+    os.environ.update(local_cloud)
+    try:
+        yield local_cloud
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_drift_evidence_closure(tmp_path: Path, cloud_env: dict[str, str]) -> None:
+    copy = ThrowawayProject(tmp_path, STACK, passphrase="local-cloud-test", env=cloud_env)
+
+    def run(*args: str, **_: Any) -> Any:
+        return copy.run(*args, check=False, timeout=1800)
+
+    history = tmp_path / "drift.jsonl"
+    try:
+        up = copy.run("up", "--yes", "--skip-preview", check=False, timeout=1800)
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+
+        clean = detect(STACK, run, history=history)
+        assert clean["drift"] is False, json.dumps(clean["phases"], indent=1)
+        assert clean["phases"]["hardening"]["status"] == "skipped"
+        assert clean["phases"]["policy"]["resources"] > 50
+
+        conn = closure.connect()
+        net = conn.network.find_network(f"hdh-local-bubble-{BUBBLE}-net") or next(
+            n for n in conn.network.networks() if BUBBLE in n.name
+        )
+        conn.network.update_network(net, description="changed by hand, outside pulumi")
+        drifted = detect(STACK, run, history=history)
+        assert drifted["drift"] is True
+        refresh = drifted["phases"]["refresh"]
+        assert refresh["status"] == "drift"
+        assert any(BUBBLE in c["urn"] and c["op"] == "update" for c in refresh["changes"]), refresh
+        lines = [json.loads(x) for x in history.read_text().splitlines()]
+        assert [r["drift"] for r in lines] == [False, True]
+        assert all(r["format"] == "hdh-drift/v1" and r["started"] for r in lines)
+
+        export = tmp_path / "export.json"
+        export.write_text(copy.run("stack", "export").stdout)
+        record = closure.prepare(json.loads(export.read_text()), BUBBLE, conn, STACK)
+        kinds = {i["kind"] for i in record["items"]}
+        assert {"key", "volume", "container"} <= kinds, record["items"]
+        assert all(i.get("encrypted") for i in record["items"] if i["kind"] == "volume")
+        before = closure.verify(record, conn)
+        assert before["complete"] is False and not any(r["deleted"] for r in before["results"])
+        prepared = tmp_path / "closure.json"
+        prepared.write_text(json.dumps(record))
+    finally:
+        copy.run("destroy", "--yes", "--skip-preview", check=False, timeout=1800)
+        copy.run("destroy", "--yes", "--skip-preview", check=False, timeout=1800)
+
+    done = closure.verify(closure.read_record(prepared), conn)
+    assert done["complete"] is True, [r for r in done["results"] if not r["deleted"]]
+    assert done["cryptoShredded"] is True
+    verified = tmp_path / "closure.verified.json"
+    verified.write_text(json.dumps(done))
+
+    bundle = tmp_path / "bundle"
+    args = ["evidence", "--stack", STACK, "--state", str(export), "--out", str(bundle)]
+    assert cli.main([*args, "--closure", str(verified)]) == 0
+    meta = json.loads((bundle / "bundle.json").read_text())
+    assert meta["state"]["kind"] == "stack-export" and meta["summary"]["policy"]["passed"]
+    assert meta["summary"]["closures"] == 1
+    assert cli.main(["evidence", "--verify", str(bundle)]) == 0
+    left = probe(cloud_env, "leftovers")
+    left.pop("seconds")
+    assert {k: v for k, v in left.items() if v} == {}, left
