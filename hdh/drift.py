@@ -79,7 +79,7 @@ def changes(doc: dict[str, Any]) -> list[dict[str, str]]:
     out = []
     for step in doc.get("steps") or []:
         op = step.get("op", "")
-        if op in NO_CHANGE or step.get("urn", "").endswith("::pulumi:pulumi:Stack"):
+        if op in NO_CHANGE or "::pulumi:pulumi:Stack::" in step.get("urn", ""):
             continue
         keys = step.get("diffKeys") or sorted((step.get("detailedDiff") or {}).keys())
         out.append({"op": op, "urn": step.get("urn", ""), "diff": ", ".join(keys)})
@@ -103,9 +103,18 @@ def phase_refresh(run: Runner) -> Phase:
 def phase_preview(run: Runner) -> Phase:
     """What `pulumi up` would change now, against the refreshed cloud."""
     done = run("preview", "--refresh", "--json")
-    found = changes(_json(done, "pulumi preview --refresh"))
-    diags = [] if done.returncode == 0 else [_tail(done.stderr)]
-    return Phase("preview", "drift" if found else "clean", {"changes": found, "errors": diags})
+    doc = _json(done, "pulumi preview --refresh")
+    if done.returncode != 0:  # no pack runs here: a failed preview is an error, its steps partial
+        errors = [
+            d.get("message", "").strip()
+            for d in doc.get("diagnostics") or []
+            if d.get("severity") == "error"
+        ]
+        raise DriftError(
+            f"pulumi preview --refresh failed: {_tail(' / '.join(errors) or done.stderr)}"
+        )
+    found = changes(doc)
+    return Phase("preview", "drift" if found else "clean", {"changes": found})
 
 
 def phase_policy(run: Runner, config: dict[str, Any] | None) -> Phase:
