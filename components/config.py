@@ -13,6 +13,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from components.model import Model, translate
+from components.offer import REQUIREMENT, health_refusal, is_health
 from components.profile import Profile, Role, load_profile
 from ground.errors import ConfigError, ConfigErrors
 from ground.paths import ROOT
@@ -236,6 +237,8 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
     bubbles, bubble_errors = _resolve_bubbles(settings, path)
     errors += bubble_errors
     errors += list(_check_overlaps(settings, bubbles, path))
+    if region:
+        errors += list(_check_offer(settings, bubbles, profile, region, path))
     if errors:
         raise ConfigErrors(errors)
     assert region is not None
@@ -275,6 +278,15 @@ def _check_against_profile(
                 "openstack:region",
                 f"region {region} ({known.location}, {known.country}) is outside the EU",
             )
+    chosen = p.volume_type(s.volume_type or p.default_volume_type)
+    if region and region in p.regions and chosen is not None and not chosen.available_in(region):
+        where = ", ".join(chosen.regions or ())
+        yield ConfigError(
+            path,
+            "hdh:volumeType",
+            f"volume type {chosen.name!r} does not exist in region {region} (only in {where}): "
+            "pick a region where it exists, or another encrypted type of the profile",
+        )
     if s.volume_type is not None:
         if s.volume_type not in {v.name for v in p.volume_types}:
             yield ConfigError(path, "hdh:volumeType", f"unknown volume type {s.volume_type!r}")
@@ -292,6 +304,31 @@ def _check_against_profile(
             yield ConfigError(
                 path, f"hdh:flavors.{role}", f"unknown flavor {flavor!r} for profile {p.name}"
             )
+
+
+def _check_offer(
+    s: Settings, bubbles: list[ResolvedBubble], p: Profile, region: str, path: str
+) -> Iterator[ConfigError]:
+    """Health data only on a SecNumCloud-qualified, HDS-certified offer under EU law."""
+    if region not in p.regions:
+        return  # already reported as an unknown region
+    why = health_refusal(p.offer, region)
+    if why is None:
+        return
+    wanted = [("hdh:classification", s.classification)] if is_health(s.classification) else []
+    index = {b.name: i for i, b in enumerate(s.bubbles)}
+    wanted += [
+        (f"hdh:bubbles[{index[b.name]}].classification", b.classification)
+        for b in bubbles
+        if is_health(b.classification) and s.bubbles[index[b.name]].classification is not None
+    ]
+    for key, value in wanted:
+        yield ConfigError(
+            path,
+            key,
+            f"health data ({value}) needs a SecNumCloud-qualified, HDS-certified offer under EU "
+            f"law ({REQUIREMENT}): {why}; use a qualified profile or a non-health classification",
+        )
 
 
 def _resolve_bubbles(s: Settings, path: str) -> tuple[list[ResolvedBubble], list[ConfigError]]:

@@ -46,7 +46,24 @@ def defaults() -> dict[str, Any]:
         "classificationKey": "classification",
         "isolatedTiers": ["data", "processing", "bubble"],
         "psaExemptNamespaces": ["kube-system", "kube-public", "kube-node-lease"],
+        "qualifiedRegions": _qualified_regions(profiles),
+        "healthClassifications": ["health"],
     }
+
+
+def _qualified_regions(profiles: list[Any]) -> list[str]:
+    """Regions of offers fit for health data: SecNumCloud-qualified, HDS-certified, EU operator."""
+    from components.offer import health_refusal
+
+    return sorted(
+        {
+            r
+            for p in profiles
+            if not p.test_only
+            for r in p.regions
+            if not health_refusal(p.offer, r)
+        }
+    )
 
 
 def _stack_admin_cidrs() -> list[str]:
@@ -74,6 +91,14 @@ DESCRIPTIONS: dict[str, tuple[dict[str, Any], str]] = {
     "classificationKey": ({"type": "string"}, "tag/metadata key holding the data classification"),
     "isolatedTiers": (_STRINGS, "tiers whose subnets must never reach an external network"),
     "psaExemptNamespaces": (_STRINGS, "namespaces the Pod Security rule does not judge"),
+    "qualifiedRegions": (
+        _STRINGS,
+        "regions of SecNumCloud-qualified, HDS-certified offers (profiles' offer facts)",
+    ),
+    "healthClassifications": (
+        _STRINGS,
+        "classification values (or prefixes before '-') that mean health data",
+    ),
 }
 
 
