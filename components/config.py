@@ -278,6 +278,17 @@ def _check_against_profile(
                 "openstack:region",
                 f"region {region} ({known.location}, {known.country}) is outside the EU",
             )
+    # scs-0123 makes these optional; the platform's keys and containers need them.
+    for needed, have in (
+        ("key manager (Barbican), which the data keys need", p.services.key_manager),
+        ("object storage (Swift), which the containers need", p.services.object_storage),
+    ):
+        if not have:
+            yield ConfigError(path, "hdh:profile", f"profile {p.name} declares no {needed}")
+    if s.kubernetes.enabled and s.kubernetes.mode == "magnum" and not p.services.magnum:
+        yield ConfigError(
+            path, "hdh:kubernetes.mode", f"magnum: profile {p.name} declares no Magnum service"
+        )
     chosen = p.volume_type(s.volume_type or p.default_volume_type)
     if region and region in p.regions and chosen is not None and not chosen.available_in(region):
         where = ", ".join(chosen.regions or ())

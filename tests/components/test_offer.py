@@ -193,3 +193,34 @@ def test_cli_refuses_health_on_public_cloud_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{path}: hdh:classification: health data (health-pseudonymised)" in proc.stderr
     assert "resources" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("service", "words"), [("keyManager", "key manager"), ("objectStorage", "object storage")]
+)
+def test_optional_services_the_platform_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: str, words: str
+) -> None:
+    profiles = tmp_path / "profiles"
+    shutil.copytree(ROOT / "stacks" / "profiles", profiles)
+    doc = yaml.safe_load((profiles / "scs.yaml").read_text())
+    doc["services"][service] = False
+    doc["kubernetes"]["mode"] = "kubeadm"
+    (profiles / "scs.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.setattr(profile_mod, "PROFILE_DIR", profiles)
+    load_profile.cache_clear()
+    try:
+        lines = errors("scs-de", ROOT / "stacks" / "Pulumi.scs-de.yaml")
+    finally:
+        load_profile.cache_clear()
+    assert any(f": hdh:profile: profile scs declares no {words}" in ln for ln in lines), lines
+
+
+def test_magnum_mode_needs_the_service(tmp_path: Path) -> None:
+    path = stack_file(
+        tmp_path, "ovh-sbg", **{"hdh:kubernetes": {"enabled": True, "mode": "magnum"}}
+    )
+    lines = errors("ovh-sbg", path)
+    assert any(
+        ": hdh:kubernetes.mode: magnum: profile ovh declares no Magnum" in ln for ln in lines
+    )
