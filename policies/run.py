@@ -76,6 +76,11 @@ class Result:
     rules: list[Rule]
     findings: list[Finding] = field(default_factory=list)
     undetermined: list[tuple[str, str, str]] = field(default_factory=list)  # rule, urn, why
+    # Set by policies.waivers.suppress and policies.baseline.drop_known (hdh policy check):
+    waived: list[tuple[Finding, Any]] = field(default_factory=list)  # (finding, Waiver)
+    expired_waivers: list[tuple[Finding, Any]] = field(default_factory=list)  # active again
+    unused_waivers: list[Any] = field(default_factory=list)
+    baselined: list[Finding] = field(default_factory=list)  # known: not reported
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self.findings)
@@ -95,6 +100,9 @@ class Result:
             "mandatory": len(self.mandatory),
             "advisory": len(self.findings) - len(self.mandatory),
             "undetermined": len(self.undetermined),
+            "waived": len(self.waived),
+            "expiredWaivers": len(self.expired_waivers),
+            "baselined": len(self.baselined),
             "passed": not self.mandatory,
         }
 
@@ -110,8 +118,23 @@ class Result:
                 }
                 for f in self.findings
             ],
+            "waived": [{**_finding(f), "waiver": w.to_json()} for f, w in self.waived],
+            "expiredWaivers": [
+                {**_finding(f), "waiver": w.to_json()} for f, w in self.expired_waivers
+            ],
+            "unusedWaivers": [w.to_json() for w in self.unused_waivers],
             "summary": self.summary(),
         }
+
+
+def _finding(f: Finding) -> dict[str, str]:
+    return {
+        "rule": f.rule,
+        "urn": f.urn,
+        "severity": f.severity,
+        "enforcement": f.enforcement,
+        "message": f.message,
+    }
 
 
 # ---------------------------------------------------------------- input formats -> records

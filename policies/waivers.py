@@ -174,3 +174,35 @@ def apply(findings: Sequence[Any], waivers: Sequence[Waiver], today: dt.date) ->
 
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
+
+
+def suppress(result: Any, waivers: Sequence[Waiver], on: dt.date | None = None) -> None:
+    """Apply waivers to a policies.run.Result in place (findings keep only the active ones)."""
+    done = apply(result.findings, waivers, on or today())
+    result.findings = done.active
+    result.waived = done.waived
+    result.expired_waivers = done.expired
+    result.unused_waivers = done.unused
+
+
+def load(path: Any, rules: Iterable[str], on: dt.date | None = None) -> list[Waiver]:
+    """Read and check a waivers file (YAML or JSON)."""
+    from pathlib import Path
+
+    import yaml
+
+    from ground.errors import InputError
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: not UTF-8 text") from None
+    try:
+        # BaseLoader: every scalar stays a string (no YAML 1.1 dates, booleans or numbers).
+        doc = yaml.load(text, Loader=yaml.BaseLoader)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{p}: not valid YAML or JSON: {exc}") from None
+    return parse(doc, str(p), rules, on or today())

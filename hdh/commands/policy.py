@@ -44,6 +44,19 @@ def add_parser(sub: Any) -> None:
         help="policy config: {rule-id: {enforcementLevel, key: value}} or flat schema keys",
     )
     c.add_argument("--rule", action="append", metavar="ID", help="only these rules (repeatable)")
+    c.add_argument(
+        "--waivers",
+        type=Path,
+        metavar="FILE",
+        help="accepted findings (YAML/JSON: rule, resource, owner, justification, expires); "
+        "an expired waiver waives nothing",
+    )
+    c.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="REPORT",
+        help="a previous JSON or SARIF report: report only findings that are not in it",
+    )
     c.set_defaults(run=run)
 
 
@@ -71,10 +84,28 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.rule or []) - set(RULES))
     if unknown:
         raise InputError(f"no such rule: {', '.join(unknown)}")
+    waivers = None
+    if args.waivers:
+        from policies.waivers import load as load_waivers
+
+        waivers = load_waivers(args.waivers, RULES)
+    known = None
+    if args.baseline:
+        from policies.baseline import load as load_baseline
+
+        known = load_baseline(args.baseline)
     kind, recs = load(args.state)
     log.info("policy: %s: %d resources (%s)", args.state, len(recs), kind)
     result = evaluate(recs, config=config, only=args.rule)
     result.source = kind
+    if waivers is not None:
+        from policies.waivers import suppress
+
+        suppress(result, waivers)
+    if known is not None:
+        from policies.baseline import drop_known
+
+        drop_known(result, known)
     report = renderer(args.format)(result)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)

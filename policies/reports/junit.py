@@ -36,6 +36,18 @@ def render(result: Result) -> str:
             failure.text = body
         elif found:  # advisory: reported, not failed
             ET.SubElement(case, "system-out").text = body
+    for f, w in result.waived:
+        # One skipped case per waived finding: CI shows the reason and the finding stays visible.
+        case = ET.SubElement(
+            suite, "testcase", classname="policies.waived", name=f"{f.rule}[{f.resource_name}]"
+        )
+        ET.SubElement(
+            case,
+            "skipped",
+            message=f"waived by {w.owner} until {w.expires}: {w.justification}",
+        ).text = f"{f.urn}: {f.message}"
+    suite.set("tests", str(len(result.rules) + len(result.waived)))
+    suite.set("skipped", str(len(result.waived)))
     root = ET.Element("testsuites", tests=suite.get("tests", "0"), failures=str(failed))
     root.append(suite)
     ET.indent(root)

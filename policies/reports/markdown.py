@@ -37,4 +37,23 @@ def render(result: Result) -> str:
         for f in result.findings:
             msg = f.message.replace("|", "\\|")
             lines.append(f"| `{f.rule}` | `{f.urn}` | {msg} |")
+    if result.waived or result.expired_waivers:
+        lines += [
+            "",
+            "## Waivers",
+            "",
+            "| Rule | Resource | Owner | Expires | Status | Justification |",
+            "|---|---|---|---|---|---|",
+        ]
+        for f, w in result.waived + result.expired_waivers:
+            status = "expired: violation again" if (f, w) in result.expired_waivers else "waived"
+            just = w.justification.replace("|", "\\|")
+            lines.append(
+                f"| `{f.rule}` | `{f.urn}` | {w.owner} | {w.expires} | {status} | {just} |"
+            )
+    if result.unused_waivers:
+        lines += ["", "Unused waivers (match no finding): "]
+        lines += [f"- `{w.rule}` on `{w.resource}` ({w.owner})" for w in result.unused_waivers]
+    if result.baselined:
+        lines += ["", f"{len(result.baselined)} known finding(s) of the baseline not shown."]
     return "\n".join(lines) + "\n"
