@@ -42,6 +42,7 @@ class Inputs:
     scap_results: Sequence[Path] = ()
     closures: Sequence[Path] = ()
     policy_config: dict[str, Any] | None = None
+    waivers: Path | None = None
 
 
 @dataclass
@@ -166,7 +167,17 @@ def build(inputs: Inputs, out: Path) -> Bundle:
     host_docs = [(p, matrix.read_host_report(p)) for p in inputs.host_reports]
     scaps = [(p, scap_summary(p)) for p in inputs.scap_results]
     closures = [(p, _read_closure(p)) for p in inputs.closures]
+    waivers = None
+    if inputs.waivers is not None:
+        from policies.pack import RULES
+        from policies.waivers import load as load_waivers
+
+        waivers = load_waivers(inputs.waivers, RULES)
     result, origin = policy_result(inputs)
+    if waivers is not None:
+        from policies.waivers import suppress
+
+        suppress(result, waivers)
     log.info("evidence: %d findings on %d resources", len(result.findings), result.resources)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -174,6 +185,8 @@ def build(inputs: Inputs, out: Path) -> Bundle:
     policy.mkdir()
     for fmt, name in REPORT_FILES.items():
         (policy / name).write_text(renderer(fmt)(result))
+    if inputs.waivers is not None:
+        shutil.copyfile(inputs.waivers, policy / f"waivers{inputs.waivers.suffix or '.yaml'}")
     hard = out / "hardening"
     hard.mkdir()
     (hard / "COVERAGE.md").write_text(coverage.render())
@@ -212,7 +225,9 @@ def build(inputs: Inputs, out: Path) -> Bundle:
 
     s = result.summary()
     summary = {
-        "policy": {k: s[k] for k in ("resources", "rules", "mandatory", "advisory", "passed")}
+        "policy": {
+            k: s[k] for k in ("resources", "rules", "mandatory", "advisory", "waived", "passed")
+        }
         | {"undetermined": len(result.undetermined)},
         "hardening": {
             "coverage": _counts(r.status for r in rows),
@@ -265,7 +280,7 @@ Policy pack: {"PASSED" if p["passed"] else "FAILED"}, {p["mandatory"]} mandatory
 
 | path | what |
 |---|---|
-| `policy/` | the policy report in text, JSON, SARIF 2.1.0, JUnit XML and Markdown |
+| `policy/` | the policy report in text, JSON, SARIF 2.1.0, JUnit XML and Markdown (+ waivers) |
 | `controls/matrix.md`, `matrix.json` | requirement → control → rule/operation → test → result |
 | `controls/requirements.json` | every requirement cited, its source and the date it was checked |
 | `hardening/COVERAGE.md`, `.json` | ANSSI BP-028: each R-number applied, checked, or why not |

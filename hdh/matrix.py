@@ -22,6 +22,9 @@ def rule_rows(result: Result) -> list[dict[str, Any]]:
     blocking = {f.rule for f in result.findings if f.mandatory}
     for f in result.findings:
         counts[f.rule] = counts.get(f.rule, 0) + 1
+    waived: dict[str, int] = {}
+    for f, _w in result.waived:
+        waived[f.rule] = waived.get(f.rule, 0) + 1
     undetermined: dict[str, int] = {}
     for rule_id, *_ in result.undetermined:
         undetermined[rule_id] = undetermined.get(rule_id, 0) + 1
@@ -31,6 +34,8 @@ def rule_rows(result: Result) -> list[dict[str, Any]]:
             n = counts.get(rule.id, 0)
             if n:
                 verdict = f"fail ({n})" if rule.id in blocking else f"warn ({n})"
+            elif waived.get(rule.id):
+                verdict = f"waived ({waived[rule.id]})"
             elif undetermined.get(rule.id):
                 verdict = f"undetermined ({undetermined[rule.id]})"
             else:

@@ -49,6 +49,7 @@ def add_parser(sub: Any) -> None:
         "--closure", type=Path, action="append", default=[], metavar="FILE", help="closure record"
     )
     p.add_argument("--config", type=Path, metavar="POLICY_CONFIG.json", help="policy config")
+    p.add_argument("--waivers", type=Path, metavar="FILE", help="waivers applied to the report")
     p.add_argument("--verify", type=Path, metavar="DIR", help="verify a bundle instead")
     p.add_argument(
         "--expect-digest",
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         scap_results=args.scap,
         closures=args.closure,
         policy_config=read_config(args.config),
+        waivers=args.waivers,
     )
     bundle = build(inputs, args.out)
     log.info("evidence: %d files in %s", bundle.files, bundle.path)

@@ -19,8 +19,8 @@ def render(result: Result) -> str:
         f"**{'PASSED' if s['passed'] else 'FAILED'}** "
         f"({s['mandatory']} mandatory, {s['advisory']} advisory violations).",
         "",
-        "| Control | Framework | Rule | Enforcement | Result |",
-        "|---|---|---|---|---|",
+        "| Control | Framework | Requirements | Rule | Enforcement | Result |",
+        "|---|---|---|---|---|---|",
     ]
     for key, control in CONTROLS.items():
         for rule in (r for r in result.rules if key in r.frameworks):
@@ -29,8 +29,10 @@ def render(result: Result) -> str:
                 "pass" if not n else f"**fail** ({n})" if rule.id in blocking else f"warn ({n})"
             )
             fw = f"{control.framework} {control.version}".strip()
+            reqs = "<br>".join(r.label for r in control.refs)
             lines.append(
-                f"| {control.title} | {fw} | `{rule.id}` | {rule.enforcement} | {verdict} |"
+                f"| {control.title} | {fw} | {reqs} | `{rule.id}` | {rule.enforcement} "
+                f"| {verdict} |"
             )
     if result.findings:
         lines += ["", "## Violations", "", "| Rule | Resource | Message |", "|---|---|---|"]

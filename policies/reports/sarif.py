@@ -48,6 +48,9 @@ def render(result: Result, artifact: str = "Pulumi.yaml") -> str:
                 "frameworks": [
                     f"{CONTROLS[c].framework}: {CONTROLS[c].title}" for c in r.frameworks
                 ],
+                "requirements": sorted(
+                    {req.label for c in r.frameworks for req in CONTROLS[c].refs}
+                ),
             },
         }
         for r in result.rules

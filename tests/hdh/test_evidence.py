@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -211,3 +212,28 @@ def test_bundle_from_a_clean_clone(tmp_path: Path) -> None:
     assert (
         subprocess.run(["sha256sum", "-c", "--quiet", "MANIFEST.sha256"], cwd=out).returncode == 0
     )
+
+
+def test_waivers_reach_the_bundle_and_the_matrix(tmp_path: Path) -> None:
+    state = tmp_path / "export.json"
+    from tests.policies.formats import load, to_export
+
+    fixture = load(ROOT / "tests/policies/rules/volume-encrypted-type/profile-defaults.yaml")
+    state.write_text(json.dumps(to_export(fixture)))
+    waivers = tmp_path / "waivers.yaml"
+    soon = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    waivers.write_text(
+        "waivers:\n"
+        "  - {rule: volume-encrypted-type, resource: fail-ovh-high-speed, owner: secops,\n"
+        f"     justification: legacy volume until SEC-201, expires: '{soon}'}}\n"
+    )
+    out = tmp_path / "bundle"
+    args = ["--stack", "local", "--state", str(state), "--out", str(out), "--waivers", str(waivers)]
+    assert evidence(*args) == 0
+    report = json.loads((out / "policy" / "report.json").read_text())
+    assert [w["urn"].rsplit("::", 1)[-1] for w in report["waived"]] == ["fail-ovh-high-speed"]
+    assert (out / "policy" / "waivers.yaml").read_text() == waivers.read_text()
+    rows = json.loads((out / "controls" / "matrix.json").read_text())
+    vol = next(r for r in rows if r["implementation"] == "volume-encrypted-type")
+    assert vol["result"] == "fail (1)"  # the other one is not waived
+    assert evidence("--verify", str(out)) == 0
