@@ -141,9 +141,19 @@ def phase_policy(run: Runner, config: dict[str, Any] | None) -> Phase:
 
 
 def phase_hardening(
-    run: Runner, ssh_key: str | None, user: str, report_dir: Path, connect_timeout: int = 10
+    run: Runner,
+    ssh_key: str | None,
+    user: str,
+    report_dir: Path,
+    connect_timeout: int = 10,
+    known_hosts: str | None = None,
+    accept_new_host_keys: bool = False,
 ) -> Phase:
-    """The testinfra checks on every reachable host of the stack's `inventory` output."""
+    """The testinfra checks on every reachable host of the stack's `inventory` output.
+
+    Host keys are checked strictly against `known_hosts` (default: the user's); accepting new
+    ones is an explicit choice (first contact), as an attacker in the path would be accepted too.
+    """
     from hardening.inventory import load_outputs, ssh_config
 
     if not ssh_key:
@@ -156,7 +166,11 @@ def phase_hardening(
     (work / "outputs.json").write_text(json.dumps(outputs))
     doc = load_outputs(work / "outputs.json")
     cfg = work / "ssh_config"
-    cfg.write_text(ssh_config(doc, user, ssh_key, host_key_check="accept-new"))
+    check = "accept-new" if accept_new_host_keys else "yes"
+    # testinfra's paramiko backend allocates the terminal BP-028's `requiretty` wants, but knows
+    # ProxyCommand only: the bastion jump is spelled that way for it.
+    text = ssh_config(doc, user, ssh_key, known_hosts, check)
+    cfg.write_text(text.replace("ProxyJump bastion", f"ProxyCommand ssh -F {cfg} -W %h:%p bastion"))
     hosts: dict[str, list[str]] = {}
     unreachable = []
     for h in doc["hosts"]:
@@ -191,7 +205,7 @@ def phase_hardening(
             "-q",
             "-p",
             "no:cacheprovider",
-            f"--hosts={','.join(f'ssh://{n}' for n in names)}",
+            f"--hosts={','.join(f'paramiko://{n}' for n in names)}",
             f"--ssh-config={cfg}",
             "--sudo",
             f"--hdh-role={role}",
@@ -229,6 +243,8 @@ def detect(
     ssh_key: str | None = None,
     user: str = "deploy",
     report_dir: Path | None = None,
+    known_hosts: str | None = None,
+    accept_new_host_keys: bool = False,
     phases: Sequence[str] = ("refresh", "preview", "policy", "hardening"),
 ) -> dict[str, Any]:
     """Run the phases, append the record to `history`, return it (`drift` true if any drifted)."""
@@ -246,7 +262,16 @@ def detect(
             done.append(phase_policy(run, policy_config))
         elif name == "hardening":
             rdir = report_dir or Path(tempfile.mkdtemp(prefix="hdh-drift-reports-"))
-            done.append(phase_hardening(run, ssh_key, user, rdir))
+            done.append(
+                phase_hardening(
+                    run,
+                    ssh_key,
+                    user,
+                    rdir,
+                    known_hosts=known_hosts,
+                    accept_new_host_keys=accept_new_host_keys,
+                )
+            )
         log.info("drift: %s: %s", name, done[-1].status)
     record = {
         "format": RECORD_FORMAT,

@@ -32,6 +32,12 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--ssh-key", metavar="FILE", help="deploy key for the hardening checks")
     p.add_argument("--user", default="deploy", help="SSH user of the hosts (default deploy)")
+    p.add_argument("--known-hosts", metavar="FILE", help="known_hosts for the hosts' keys")
+    p.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="trust host keys seen for the first time (default: strict checking)",
+    )
     p.add_argument("--report-dir", type=Path, metavar="DIR", help="keep the hosts' reports here")
     p.add_argument("--config", type=Path, metavar="POLICY_CONFIG.json", help="policy config")
     p.add_argument(
@@ -57,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         ssh_key=args.ssh_key,
         user=args.user,
         report_dir=args.report_dir,
+        known_hosts=args.known_hosts,
+        accept_new_host_keys=args.accept_new_host_keys,
         phases=args.only or PHASES,
     )
     if args.json:
