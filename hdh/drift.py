@@ -23,6 +23,7 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 HISTORY_DIR = ROOT / ".state" / "drift"  # git-ignored, beside the default file:// backend
 RECORD_FORMAT = "hdh-drift/v1"
 NO_CHANGE = ("same", "read")
+UNNAMED = "(not named by refresh --preview-only: see the preview phase)"
 
 
 class DriftError(HdhError):
@@ -75,14 +76,30 @@ def _json(done: subprocess.CompletedProcess[str], what: str) -> dict[str, Any]:
 
 
 def changes(doc: dict[str, Any]) -> list[dict[str, str]]:
-    """The steps of a `--json` refresh or preview that change something, as {op, urn, diff}."""
+    """The steps of a `--json` refresh or preview that change something, as {op, urn, diff}.
+
+    A refresh reports every resource as a `refresh` step, changed or not, and in preview-only
+    mode its new state is not always the refreshed one: its `changeSummary` is what counts.
+    Changes it counts but whose step shows no difference are listed without a URN.
+    """
     out = []
     for step in doc.get("steps") or []:
         op = step.get("op", "")
         if op in NO_CHANGE or "::pulumi:pulumi:Stack::" in step.get("urn", ""):
             continue
         keys = step.get("diffKeys") or sorted((step.get("detailedDiff") or {}).keys())
+        if op == "refresh":
+            old = (step.get("oldState") or {}).get("outputs") or {}
+            new = (step.get("newState") or {}).get("outputs") or {}
+            keys = sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
+            if not keys:
+                continue
+            op = "update"
         out.append({"op": op, "urn": step.get("urn", ""), "diff": ", ".join(keys)})
+    summary = doc.get("changeSummary") or {}
+    counted = sum(n for op, n in summary.items() if op not in NO_CHANGE and isinstance(n, int))
+    for _ in range(max(0, counted - len(out))):
+        out.append({"op": "update", "urn": UNNAMED, "diff": ""})
     return out
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from hdh import cli
 from hdh.commands.drift import summary
-from hdh.drift import DriftError, append, changes, detect
+from hdh.drift import UNNAMED, DriftError, append, changes, detect
 
 
 def test_changes_ignore_same_read_and_the_stack() -> None:
@@ -46,6 +46,27 @@ def test_changes_ignore_same_read_and_the_stack() -> None:
         },
     ]
     assert changes({}) == [] and changes({"steps": None}) == []
+
+
+def test_refresh_steps_count_only_when_something_differs() -> None:
+    urn = "urn:pulumi:s::p::openstack:networking/network:Network::n"
+    same = {"outputs": {"description": "a"}}
+    doc: dict[str, Any] = {
+        "steps": [
+            {"op": "refresh", "urn": urn, "oldState": same, "newState": same},
+            {
+                "op": "refresh",
+                "urn": urn + "2",
+                "oldState": same,
+                "newState": {"outputs": {"description": "b", "tags": []}},
+            },
+        ],
+        "changeSummary": {"same": 1, "update": 1},
+    }
+    assert changes(doc) == [{"op": "update", "urn": urn + "2", "diff": "description, tags"}]
+    # Counted by the engine but not shown in any step: listed without a URN, never dropped.
+    doc["changeSummary"] = {"same": 0, "update": 2}
+    assert changes(doc)[1] == {"op": "update", "urn": UNNAMED, "diff": ""}
 
 
 def test_history_lines_never_interleave(tmp_path: Path) -> None:

@@ -60,9 +60,9 @@ def test_drift_evidence_closure(tmp_path: Path, cloud_env: dict[str, str]) -> No
         conn.network.update_network(net, description="changed by hand, outside pulumi")
         drifted = detect(STACK, run, history=history)
         assert drifted["drift"] is True
-        refresh = drifted["phases"]["refresh"]
-        assert refresh["status"] == "drift"
-        assert any(BUBBLE in c["urn"] and c["op"] == "update" for c in refresh["changes"]), refresh
+        assert drifted["phases"]["refresh"]["status"] == "drift", drifted["phases"]
+        preview = drifted["phases"]["preview"]["changes"]
+        assert any(BUBBLE in c["urn"] and c["op"] == "update" for c in preview), preview
         lines = [json.loads(x) for x in history.read_text().splitlines()]
         assert [r["drift"] for r in lines] == [False, True]
         assert all(r["format"] == "hdh-drift/v1" and r["started"] for r in lines)
