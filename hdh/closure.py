@@ -73,11 +73,16 @@ def _items(resources: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         yield item
 
 
-def prepare(export: Mapping[str, Any], bubble: str, conn: Any, stack: str = "") -> dict[str, Any]:
-    """What the bubble holds, from the export plus the APIs (boot volumes, volume keys)."""
+def from_export(export: Mapping[str, Any], bubble: str) -> list[dict[str, Any]]:
+    """What the export says the bubble holds (no API call: checked before connecting)."""
     if export.get("version") != 3 or not isinstance(export.get("deployment"), dict):
         raise InputError("not a `pulumi stack export` (version 3) document")
-    items = list(_items(bubble_resources(export["deployment"], bubble)))
+    return list(_items(bubble_resources(export["deployment"], bubble)))
+
+
+def prepare(export: Mapping[str, Any], bubble: str, conn: Any, stack: str = "") -> dict[str, Any]:
+    """What the bubble holds, from the export plus the APIs (boot volumes, volume keys)."""
+    items = from_export(export, bubble)
     extra: list[dict[str, Any]] = []
     for item in items:
         if item["kind"] == "instance":

@@ -44,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{args.state}: not JSON: {exc}") from None
         if not isinstance(export, dict):
             raise InputError(f"{args.state}: not a `pulumi stack export` document")
+        try:
+            closure.from_export(export, args.bubble)  # bad input: exit 2 before any API call
+        except InputError as exc:
+            raise InputError(f"{args.state}: {exc}") from None
         conn = closure.connect()
         try:
             record = closure.prepare(export, args.bubble, conn, args.stack)

@@ -98,3 +98,21 @@ def test_cli_verify_on_a_bad_record_exits_2(
     bad.write_text("{}")
     assert cli.main(["closure", "verify", str(bad)]) == 2
     assert "not a closure record" in capsys.readouterr().err
+
+
+def test_cli_prepare_checks_the_export_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_cloud(*_: Any) -> Any:
+        raise AssertionError("connected before checking the input")
+
+    monkeypatch.setattr("hdh.closure.connect", no_cloud)
+    state = tmp_path / "export.json"
+    state.write_text(json.dumps(EXPORT))
+    out = tmp_path / "c.json"
+    args = ["closure", "prepare", "--state", str(state), "--out", str(out)]
+    assert cli.main([*args, "--bubble", "nope"]) == 2
+    assert f"{state}: no bubble 'nope'" in capsys.readouterr().err
+    state.write_text(json.dumps({"version": 2}))
+    assert cli.main([*args, "--bubble", "demo"]) == 2
+    assert "version 3" in capsys.readouterr().err and not out.exists()
