@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -217,6 +218,8 @@ def phase_hardening(
     for role, names in sorted(hosts.items()):
         out = report_dir / role
         argv = [
+            sys.executable,
+            "-m",
             "pytest",
             str(ROOT / "tests" / "hardening" / "checks"),
             "-q",
@@ -235,6 +238,8 @@ def phase_hardening(
         summary = report.get("summary", {})
         failed += int(summary.get("failed", 0)) + (1 if proc.returncode not in (0, 1) else 0)
         results[role] = {"hosts": names, "summary": summary, "pytest": proc.returncode}
+        if not report:  # the checks did not run: say why, it counts as a failure above
+            results[role]["error"] = _tail(proc.stderr or proc.stdout)
     status = "drift" if failed else ("unreachable" if not hosts else "clean")
     return Phase("hardening", status, {"roles": results, "unreachable": unreachable})
 
