@@ -57,7 +57,8 @@ def test_drift_evidence_closure(tmp_path: Path, cloud_env: dict[str, str]) -> No
         net = conn.network.find_network(f"hdh-local-bubble-{BUBBLE}-net") or next(
             n for n in conn.network.networks() if BUBBLE in n.name
         )
-        conn.network.update_network(net, description="changed by hand, outside pulumi")
+        # The name is an input the program sets (auto-naming): preview must want it back.
+        conn.network.update_network(net, name=f"{net.name}-renamed-by-hand")
         drifted = detect(STACK, run, history=history)
         assert drifted["drift"] is True
         assert drifted["phases"]["refresh"]["status"] == "drift", drifted["phases"]
