@@ -54,16 +54,21 @@ def test_drift_evidence_closure(tmp_path: Path, cloud_env: dict[str, str]) -> No
         assert clean["phases"]["policy"]["resources"] > 50
 
         conn = closure.connect()
-        net = conn.network.find_network(f"hdh-local-bubble-{BUBBLE}-net") or next(
-            n for n in conn.network.networks() if BUBBLE in n.name
-        )
-        # The name is an input the program sets (auto-naming): preview must want it back.
-        conn.network.update_network(net, name=f"{net.name}-renamed-by-hand")
+        # Someone deletes the bubble's DNS egress rule by hand (udp/53 to its own subnet).
+        sg = next(g for g in conn.network.security_groups() if f"bubble-{BUBBLE}-sg" in g.name)
+        (dns,) = [
+            r
+            for r in conn.network.security_group_rules(security_group_id=sg.id)
+            if r.protocol == "udp" and r.port_range_min == 53
+        ]
+        conn.network.delete_security_group_rule(dns)
         drifted = detect(STACK, run, history=history)
         assert drifted["drift"] is True
-        assert drifted["phases"]["refresh"]["status"] == "drift", drifted["phases"]
+        rule = f"::bubble-{BUBBLE}-dns"
+        refresh = drifted["phases"]["refresh"]["changes"]
+        assert [c["op"] for c in refresh if c["urn"].endswith(rule)] == ["delete"], refresh
         preview = drifted["phases"]["preview"]["changes"]
-        assert any(BUBBLE in c["urn"] and c["op"] == "update" for c in preview), preview
+        assert [c["op"] for c in preview if c["urn"].endswith(rule)] == ["create"], preview
         lines = [json.loads(x) for x in history.read_text().splitlines()]
         assert [r["drift"] for r in lines] == [False, True]
         assert all(r["format"] == "hdh-drift/v1" and r["started"] for r in lines)
