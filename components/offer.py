@@ -19,38 +19,6 @@ DATE = r"^\d{4}-\d{2}(-\d{2})?$"
 # health-pseudonymised, so a stack that says nothing is treated as holding health data).
 HEALTH = re.compile(r"^health(-|$)")
 REQUIREMENT = "SecNumCloud 3.2 §19.6, HDS v2 req. 28-31"
-# The 27 EU member states (ISO 3166-1 alpha-2), as of 2026-12-04 (no change since 2020-01-31).
-EU_MEMBERS = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "CY",
-        "CZ",
-        "DE",
-        "DK",
-        "EE",
-        "ES",
-        "FI",
-        "FR",
-        "GR",
-        "HR",
-        "HU",
-        "IE",
-        "IT",
-        "LT",
-        "LU",
-        "LV",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SE",
-        "SI",
-        "SK",
-    ]
-)
 
 
 class Fact(Model):
@@ -95,9 +63,7 @@ def covers(q: Qualification, region: str) -> bool:
     return q.granted is True and (q.regions is None or region in q.regions)
 
 
-def health_refusal(
-    offer: Offer | None, region: str, eu_members: frozenset[str] = EU_MEMBERS
-) -> str | None:
+def health_refusal(offer: Offer | None, region: str, eu_members: frozenset[str]) -> str | None:
     """Why health data may not run on this offer in this region, or None when it may."""
     if offer is None:
         return "the profile declares no offer (qualification, certification, operator)"

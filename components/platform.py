@@ -47,7 +47,9 @@ class Platform(pulumi.ComponentResource):
         super().__init__("hdh:platform:Platform", name, None, opts)
         cfg, s = args.cfg, args.cfg.settings
         child = pulumi.ResourceOptions(parent=self)
-        labels = Labels(stack=cfg.stack, classification=s.classification)
+        labels = Labels(
+            stack=cfg.stack, classification=s.classification, expires_at=s.expires_at or ""
+        )
         net = PlatformNetwork(
             name,
             NetworkArgs(
@@ -99,7 +101,8 @@ class Platform(pulumi.ComponentResource):
             f"{name}-bastion-fip",
             pool=cfg.profile.external_network,
             description="bastion: the platform's only public address",
-            tags=labels.with_(tier="admin").as_tags(),
+            # Declared, not guessed from a name: the policy pack reads role=bastion.
+            tags=[*labels.with_(tier="admin").as_tags(), "role=bastion"],
             opts=child,
         )
         openstack.networking.FloatingIpAssociate(
@@ -208,7 +211,10 @@ def _inventory(
     hosts: list[tuple[Host, str, Labels]],
     bubbles: dict[str, Bubble],
 ) -> pulumi.Output[dict[str, Any]]:
-    """Hosts for hardening: address, role, tier, bubble; the bastion is the SSH jump host."""
+    """Hosts for hardening: address, role, tier, bubble; the bastion is the SSH jump host.
+
+    `user` (hdh:deployUser) is the account cloud-init creates: `hdh harden` logs in as it.
+    """
     rows: list[tuple[str, str, str, str]] = [
         (h.host_name, role, lab.tier, lab.bubble) for h, role, lab in hosts
     ]
@@ -221,6 +227,7 @@ def _inventory(
     # registers ~4000 resources and each extra Output costs.
     return pulumi.Output.all(bastion, *addresses).apply(
         lambda v: {
+            "user": user,
             "bastion": {"address": v[0], "user": user},
             "hosts": [
                 {"name": n, "address": a, "role": r, "tier": t, "bubble": b}

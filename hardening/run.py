@@ -16,6 +16,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operations import run_ops
 
 from ground.errors import HdhError
+from ground.names import DEPLOY_USER
 from hardening import roles
 from hardening.facts import HostKind
 
@@ -66,7 +67,7 @@ def harden_hosts(
         hdata.setdefault("hdh_role", "base")
         if areas:
             hdata["hdh_areas"] = list(areas)
-        hdata.setdefault("ssh_user", hdata.get("deploy_user", "deploy"))
+        hdata.setdefault("ssh_user", hdata.get("deploy_user", DEPLOY_USER))
         specs.append((name, hdata))
     inventory = Inventory((specs, {}))
     config = Config(SUDO=True, PARALLEL=parallel, FAIL_PERCENT=100)

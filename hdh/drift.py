@@ -158,10 +158,48 @@ def phase_policy(run: Runner, config: dict[str, Any] | None) -> Phase:
     )
 
 
+def checks_ssh_config(
+    doc: dict[str, Any],
+    user: str | None,
+    key: str,
+    known_hosts: str | None,
+    check: str,
+    path: Path,
+) -> str:
+    """An OpenSSH client config naming every host of the inventory, for testinfra.
+
+    testinfra's paramiko backend allocates the terminal BP-028's `requiretty` wants, but knows
+    ProxyCommand only: hosts behind the bastion reach it through `ssh -W`, from this same file.
+    """
+    from hardening.inventory import BASTION, quoted_path, user_of
+
+    common = [f"  IdentityFile {quoted_path(key)}", "  IdentitiesOnly yes"]
+    common.append(f"  StrictHostKeyChecking {check}")
+    if known_hosts:
+        common.append(f"  UserKnownHostsFile {quoted_path(known_hosts)}")
+    out: list[str] = []
+    bastion = doc.get("bastion")
+    entries = [(BASTION, bastion)] if bastion else []
+    entries += [(h["name"], h) for h in doc["hosts"] if h["name"] != BASTION]
+    for name, h in entries:
+        out += [f"Host {name}", f"  HostName {h['address']}", f"  Port {int(h.get('port', 22))}"]
+        out += [f'  User "{user_of(doc, h, user)}"', *common]
+        where = (h["address"], int(h.get("port", 22)))
+        if (
+            bastion
+            and name != BASTION
+            and h.get("role") != "bastion"
+            and where != (bastion["address"], int(bastion.get("port", 22)))
+        ):
+            out.append(f"  ProxyCommand ssh -F {quoted_path(str(path))} -W %h:%p {BASTION}")
+        out.append("")
+    return "\n".join(out)
+
+
 def phase_hardening(
     run: Runner,
     ssh_key: str | None,
-    user: str,
+    user: str | None,
     report_dir: Path,
     connect_timeout: int = 10,
     known_hosts: str | None = None,
@@ -172,7 +210,7 @@ def phase_hardening(
     Host keys are checked strictly against `known_hosts` (default: the user's); accepting new
     ones is an explicit choice (first contact), as an attacker in the path would be accepted too.
     """
-    from hardening.inventory import load_outputs, ssh_config
+    from hardening.inventory import load_outputs
 
     if not ssh_key:
         return Phase("hardening", "skipped", {"reason": "no --ssh-key given"})
@@ -185,10 +223,7 @@ def phase_hardening(
     doc = load_outputs(work / "outputs.json")
     cfg = work / "ssh_config"
     check = "accept-new" if accept_new_host_keys else "yes"
-    # testinfra's paramiko backend allocates the terminal BP-028's `requiretty` wants, but knows
-    # ProxyCommand only: the bastion jump is spelled that way for it.
-    text = ssh_config(doc, user, ssh_key, known_hosts, check)
-    cfg.write_text(text.replace("ProxyJump bastion", f"ProxyCommand ssh -F {cfg} -W %h:%p bastion"))
+    cfg.write_text(checks_ssh_config(doc, user, ssh_key, known_hosts, check, cfg))
     hosts: dict[str, list[str]] = {}
     unreachable = []
     for h in doc["hosts"]:
@@ -263,7 +298,7 @@ def detect(
     history: Path,
     policy_config: dict[str, Any] | None = None,
     ssh_key: str | None = None,
-    user: str = "deploy",
+    user: str | None = None,  # None: the inventory's deploy user
     report_dir: Path | None = None,
     known_hosts: str | None = None,
     accept_new_host_keys: bool = False,

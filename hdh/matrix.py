@@ -26,8 +26,8 @@ def rule_rows(result: Result) -> list[dict[str, Any]]:
     for f, _w in result.waived:
         waived[f.rule] = waived.get(f.rule, 0) + 1
     undetermined: dict[str, int] = {}
-    for rule_id, *_ in result.undetermined:
-        undetermined[rule_id] = undetermined.get(rule_id, 0) + 1
+    for u in result.undetermined:
+        undetermined[u.rule] = undetermined.get(u.rule, 0) + 1
     rows = []
     for key, control in CONTROLS.items():
         for rule in (r for r in result.rules if key in r.frameworks):

@@ -18,6 +18,8 @@ import pulumi
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.rpc import _special_secret_sig as SECRET_SIG
+from pulumi.runtime.rpc import _special_sig_key as SIG_KEY
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
@@ -27,8 +29,6 @@ from components.k8s_baseline import KUBECONFIG_KEY, PLACEHOLDER_KUBECONFIG
 from hdh import shortcuts
 
 log = logging.getLogger(__name__)
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 PLAN_FORMAT = "hdh-plan/v1"
 
 
@@ -102,8 +102,8 @@ def _own_tier(inputs: Mapping[str, Any]) -> str:
 def _redact(value: Any) -> Any:
     """Secrets as a stack export shows them (a ciphertext object), never their plaintext."""
     if isinstance(value, dict):
-        if value.get(SECRET_SIG) == SECRET_VALUE:
-            return {SECRET_SIG: SECRET_VALUE, "ciphertext": "[secret: not recorded by plan]"}
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return {SIG_KEY: SECRET_SIG, "ciphertext": "[secret: not recorded by plan]"}
         return {k: _redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v) for v in value]
@@ -311,5 +311,5 @@ def _output_value(value: Any) -> Any:
     """A stack output's value; a secret one (the kubeconfig) as a stack export shows it."""
     out = pulumi.Output.from_input(value)
     if _sync_await(out.is_secret()):
-        return _redact({SECRET_SIG: SECRET_VALUE})
+        return _redact({SIG_KEY: SECRET_SIG})
     return _sync_await(out.future())

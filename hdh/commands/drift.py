@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ground.names import DEPLOY_USER
 from hdh.drift import HISTORY_DIR
 
 PHASES = ("refresh", "preview", "policy", "hardening")
@@ -31,7 +32,10 @@ def add_parser(sub: Any) -> None:
         "under .state)",
     )
     p.add_argument("--ssh-key", metavar="FILE", help="deploy key for the hardening checks")
-    p.add_argument("--user", default="deploy", help="SSH user of the hosts (default deploy)")
+    p.add_argument(
+        "--user",
+        help=f"SSH user of the hosts (default: the inventory's deploy user, else {DEPLOY_USER})",
+    )
     p.add_argument("--known-hosts", metavar="FILE", help="known_hosts for the hosts' keys")
     p.add_argument(
         "--accept-new-host-keys",
@@ -49,8 +53,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from components.config import load_stack
-    from hdh.commands.policy import read_config
     from hdh.drift import detect, engine_runner
+    from policies.config import read_config
 
     load_stack(args.stack)
     config = read_config(args.config)

@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.stack or not args.out:
         raise InputError("--stack and --out are required to build a bundle (or --verify DIR)")
     from components.config import load_stack
-    from hdh.commands.policy import read_config
     from hdh.evidence import Inputs, build
+    from policies.config import read_config
 
     load_stack(args.stack)  # a bad stack file: one line per problem, exit 2, nothing written
     inputs = Inputs(

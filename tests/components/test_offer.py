@@ -16,7 +16,7 @@ import yaml
 import components.profile as profile_mod
 from components.config import load_stack
 from components.offer import health_refusal
-from components.profile import VolumeType, load_profile
+from components.profile import VolumeType, countries, load_profile
 from ground.errors import ConfigErrors
 from ground.paths import ROOT
 
@@ -104,11 +104,12 @@ def test_operator_outside_the_eu_is_refused() -> None:
             "operator": offer.operator.model_copy(update={"jurisdiction": "US"}),
         }
     )
-    assert health_refusal(granted, "POD-FR-1") == (
+    eu = countries()[0]
+    assert health_refusal(granted, "POD-FR-1", eu) == (
         "OVHcloud Bare Metal Pod (SecNumCloud) in POD-FR-1 "
         "is operated under US law (outside the EU)"
     )
-    assert health_refusal(None, "X") is not None
+    assert health_refusal(None, "X", eu) is not None
 
 
 def test_luks_types_exist_only_where_ovhcloud_has_them(tmp_path: Path) -> None:

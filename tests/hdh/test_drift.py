@@ -121,3 +121,27 @@ def test_cli_refuses_a_bad_stack_before_any_engine_call(
     assert cli.main(["drift", "--stack", "nope", "--history", str(tmp_path / "h")]) == 2
     assert "no such stack file" in capsys.readouterr().err
     assert not (tmp_path / "h").exists()
+
+
+def test_checks_ssh_config_jumps_through_the_bastion(tmp_path: Path) -> None:
+    from hdh.drift import checks_ssh_config
+
+    doc = {
+        "bastion": {"address": "203.0.113.10", "user": "admin"},
+        "hosts": [
+            {"name": "hdh-bastion", "address": "203.0.113.10", "role": "bastion"},
+            {"name": "hdh-services0", "address": "10.20.1.5", "role": "base", "user": "ops"},
+            {"name": "hdh-data0", "address": "10.20.16.5", "role": "data-host"},
+        ],
+    }
+    cfg = tmp_path / "ssh_config"
+    text = checks_ssh_config(doc, None, "/k/id", None, "yes", cfg)
+    blocks = {b.split("\n")[0]: b for b in text.split("\n\n") if b}
+    assert f'ProxyCommand ssh -F "{cfg}" -W %h:%p hdh-bastion' in blocks["Host hdh-data0"]
+    assert "ProxyCommand" not in blocks["Host hdh-bastion"]
+    assert text.count("Host hdh-bastion") == 1
+    assert 'User "ops"' in blocks["Host hdh-services0"]
+    assert 'User "admin"' in blocks["Host hdh-data0"]  # the inventory's user, else DEPLOY_USER
+    assert "StrictHostKeyChecking yes" in text and 'IdentityFile "/k/id"' in text
+    with pytest.raises(Exception, match="quote"):
+        checks_ssh_config(doc, None, '/k/"id', None, "yes", cfg)
