@@ -15,7 +15,7 @@ import pytest
 from hdh import cli
 from tests.policies.formats import load, to_export
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[2] / "policies"
 SCHEMA = json.loads((HERE / "data" / "sarif-schema-2.1.0.json").read_text())
 VOLUMES = load(HERE / "rules" / "volume-encrypted-type" / "profile-defaults.yaml")
 SOON = (dt.date.today() + dt.timedelta(days=30)).isoformat()
