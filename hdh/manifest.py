@@ -86,6 +86,8 @@ def _safe(rel: str) -> bool:
 
 def verify(root: Path, expect_digest: str | None = None) -> Verification:
     """Check root against its manifest; InputError when there is no bundle to check at all."""
+    if expect_digest is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", expect_digest):
+        raise InputError(f"--expect-digest {expect_digest[:80]!r}: not a SHA-256 (64 hex digits)")
     if not root.is_dir():
         raise InputError(f"{root}: no such directory")
     mpath = root / MANIFEST

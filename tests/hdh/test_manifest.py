@@ -84,6 +84,11 @@ def test_duplicate_entries_and_a_rewritten_manifest(bundle: Path) -> None:
     assert not late.ok and "is not the expected" in late.problems[0]
 
 
+def test_a_malformed_expected_digest_is_an_input_error(bundle: Path) -> None:
+    with pytest.raises(InputError, match="not a SHA-256"):
+        manifest.verify(bundle, expect_digest="abc")
+
+
 def test_not_a_bundle_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such directory"):
         manifest.verify(tmp_path / "missing")
