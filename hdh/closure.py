@@ -103,6 +103,7 @@ def prepare(export: Mapping[str, Any], bubble: str, conn: Any, stack: str = "") 
                     {
                         "kind": "volume-key",
                         "id": vol.encryption_key_id,
+                        "volume": item["id"],
                         "urn": item["urn"],
                         "name": f"encryption key of volume {item['id']}",
                     }
@@ -141,12 +142,28 @@ def _gone(conn: Any, item: Mapping[str, Any]) -> tuple[bool, str]:
     return False, f"{service} GET {rid}: still there ({status})"
 
 
-def verify(record: Mapping[str, Any], conn: Any) -> dict[str, Any]:
-    """The record with each item's API verdict; `complete` only if every item is gone."""
+def verify(record: Mapping[str, Any], conn: Any, shred: bool = False) -> dict[str, Any]:
+    """The record with each item's API verdict; `complete` only if every item is gone.
+
+    `shred`: a volume's LUKS key that outlived its deleted volume (seen on the local cloud for
+    boot volumes Nova deletes with their instance) is deleted from Barbican, then checked again.
+    Only keys of volumes verified gone are touched.
+    """
     results = []
     for item in record["items"]:
         deleted, evidence = _gone(conn, item)
         results.append({**item, "deleted": deleted, "evidence": evidence, "at": now()})
+    gone = {r["id"] for r in results if r["kind"] == "volume" and r["deleted"]}
+    for r in results:
+        if r["kind"] != "volume-key" or r["deleted"]:
+            continue
+        r["orphaned"] = r.get("volume") in gone
+        if shred and r["orphaned"]:
+            log.info("closure: deleting key %s of deleted volume %s", r["id"], r["volume"])
+            conn.key_manager.delete_secret(r["id"], ignore_missing=True)
+            deleted, evidence = _gone(conn, r)
+            r.update(deleted=deleted, shredded=True, at=now())
+            r["evidence"] = f"outlived its deleted volume; deleted by hdh closure, then {evidence}"
     keys = [r for r in results if r["kind"] in ("key", "volume-key")]
     return {
         **record,

@@ -29,6 +29,11 @@ def add_parser(sub: Any) -> None:
     ver = csub.add_parser("verify", help="prove each item is gone, after the destroy")
     ver.add_argument("record", type=Path, help="closure record from `prepare`")
     ver.add_argument("--out", type=Path, help="verified record (default: next to it, .verified)")
+    ver.add_argument(
+        "--shred-orphaned-keys",
+        action="store_true",
+        help="delete the LUKS keys that outlived their deleted volumes, then check again",
+    )
     p.set_defaults(run=run)
 
 
@@ -59,14 +64,20 @@ def run(args: argparse.Namespace) -> int:
     record = closure.read_record(args.record)
     conn = closure.connect(record.get("cloud", {}).get("region") or None)
     try:
-        done = closure.verify(record, conn)
+        done = closure.verify(record, conn, shred=args.shred_orphaned_keys)
     finally:
         conn.close()
     out = args.out or args.record.with_suffix(".verified.json")
     out.write_text(json.dumps(done, indent=1) + "\n")
     for r in done["results"]:
-        mark = "deleted" if r["deleted"] else "REMAINS"
+        mark = "deleted" if r["deleted"] else "ORPHANED" if r.get("orphaned") else "REMAINS"
         print(f"  {mark:<8} {r['kind']:<10} {r['id']}  {r['evidence']}", file=sys.stderr)
     verdict = "COMPLETE" if done["complete"] else "INCOMPLETE"
     print(f"closure {verdict}: bubble {done['bubble']}: {len(done['results'])} items -> {out}")
+    if any(r.get("orphaned") and not r["deleted"] for r in done["results"]):
+        print(
+            "closure: volume keys outlived their deleted volumes: --shred-orphaned-keys deletes "
+            "them (crypto-shredding), or ask the provider",
+            file=sys.stderr,
+        )
     return 0 if done["complete"] else 1

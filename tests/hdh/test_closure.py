@@ -116,3 +116,51 @@ def test_cli_prepare_checks_the_export_before_connecting(
     state.write_text(json.dumps({"version": 2}))
     assert cli.main([*args, "--bubble", "demo"]) == 2
     assert "version 3" in capsys.readouterr().err and not out.exists()
+
+
+class FakeCloud:
+    """Answers GETs from a set of ids that still exist; delete_secret removes one."""
+
+    def __init__(self, present: set[str]) -> None:
+        self.present = present
+        self.deleted: list[str] = []
+        self.key_manager = self
+        self.block_storage = self
+
+    def _get(self, rid: str) -> Any:
+        import openstack
+
+        if rid not in self.present:
+            raise openstack.exceptions.NotFoundException("gone")
+        return type("R", (), {"status": "active"})()
+
+    get_secret = get_volume = _get
+
+    def delete_secret(self, rid: str, ignore_missing: bool = True) -> None:
+        self.deleted.append(rid)
+        self.present.discard(rid)
+
+
+def test_verify_shreds_only_keys_of_volumes_verified_gone() -> None:
+    record = {
+        "format": FORMAT,
+        "bubble": "demo",
+        "items": [
+            {"kind": "volume", "id": "v1", "urn": "u"},
+            {"kind": "volume-key", "id": "k1", "urn": "u", "volume": "v1"},
+            {"kind": "volume", "id": "v2", "urn": "u"},
+            {"kind": "volume-key", "id": "k2", "urn": "u", "volume": "v2"},
+        ],
+    }
+    from hdh.closure import verify
+
+    cloud = FakeCloud({"k1", "v2", "k2"})  # v1 gone but its key stayed; v2 still there
+    done = verify(record, cloud)
+    assert done["complete"] is False and cloud.deleted == []
+    orphaned = {r["id"]: r.get("orphaned") for r in done["results"] if r["kind"] == "volume-key"}
+    assert orphaned == {"k1": True, "k2": False}
+    done = verify(record, cloud, shred=True)
+    assert cloud.deleted == ["k1"], "a key whose volume still exists is never touched"
+    k1 = next(r for r in done["results"] if r["id"] == "k1")
+    assert k1["deleted"] and k1["shredded"] and "deleted by hdh closure" in k1["evidence"]
+    assert done["complete"] is False  # v2 and its key remain
