@@ -10,8 +10,9 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator
 
+from components.k8s_facts import default_version, supported_version
 from components.limits import (
     TIERS as TIERS,  # the tiers' one definition, re-exported for the components
 )
@@ -34,6 +35,7 @@ DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
 UTC_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 CLASSIFICATION = r"^[a-z0-9-]{1,63}$"
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"  # a Kubernetes quantity
+REGISTRY = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9._-]+)*$"  # host[:port][/path]
 # Provider keys that hold credentials: they come from the environment or clouds.yaml, never a file.
 CREDENTIAL_KEYS = {
     "password",
@@ -81,18 +83,28 @@ class KubernetesSettings(Model):
     mode: Literal["magnum", "kubeadm"] | None = None  # default: the profile's mode
     control_plane_count: int = Field(default=3, ge=1, le=7)
     worker_count: int = Field(default=3, ge=1, le=200)
-    version: str = Field(default="1.31.4", pattern=r"^\d+\.\d+\.\d+$")
+    # A supported minor only (components/kubernetes.yaml): end-of-life ones are refused.
+    version: Annotated[str, AfterValidator(supported_version)] = Field(
+        default_factory=default_version, pattern=r"^\d+\.\d+\.\d+$"
+    )
     quota_cpu: str = Field(default="16", pattern=QUANTITY)
     quota_memory: str = Field(default="64Gi", pattern=QUANTITY)
     quota_pods: int = Field(default=50, ge=1)
     default_cpu: str = Field(default="500m", pattern=QUANTITY)
     default_memory: str = Field(default="1Gi", pattern=QUANTITY)
     quota_storage: str = Field(default="500Gi", pattern=QUANTITY)  # requests.storage per bubble
+    # Node disk (layers, logs, emptyDir) and objects in etcd: one bubble must not exhaust either.
+    quota_ephemeral_storage: str = Field(default="100Gi", pattern=QUANTITY)
+    default_ephemeral_storage: str = Field(default="2Gi", pattern=QUANTITY)
+    quota_objects: int = Field(default=100, ge=1, le=10000)  # each counted kind's cap
     # Overlay ranges: never routed by Neutron, but must not shadow a tier or bubble for the pods.
     pod_cidr: Cidr = IPv4Network("10.244.0.0/16")
     service_cidr: Cidr = IPv4Network("10.96.0.0/12")
     image: str | None = None  # magnum: the driver's node image (default ubuntu-2204-kube-v<ver>)
-    registry: str | None = None  # magnum: container_infra_prefix, the image mirror nodes pull from
+    # Image mirror (magnum: container_infra_prefix; kubeadm: <registry>/<upstream host>/<path>).
+    registry: str | None = Field(default=None, pattern=REGISTRY)
+    apt_url: str | None = Field(default=None, pattern=r"^https?://[A-Za-z0-9.:/_~%-]+$")  # kubeadm
+    bootstrap_timeout: int = Field(default=30, ge=5, le=240)  # kubeadm: minutes to wait for the API
 
 
 class Settings(Model):

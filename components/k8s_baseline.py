@@ -16,16 +16,31 @@ import pulumi_kubernetes.networking.v1
 import pulumi_kubernetes.rbac.v1
 
 from components.config import ResolvedBubble, StackConfig
+from components.k8s_admission import (
+    BUBBLE_LABEL,
+    INTERNAL_LB_ANNOTATION,
+    admission_bindings,
+    admission_policies,
+)
 
 PSA_LEVEL = "restricted"
-BUBBLE_LABEL = "hdh/bubble"  # on each bubble namespace; the cluster-wide policies select on it
 MEMBER_ROLE = "hdh-bubble-member"  # one ClusterRole, bound per namespace by a RoleBinding
-INTERNAL_LB_ANNOTATION = "service.beta.kubernetes.io/openstack-internal-load-balancer"
-# A kubeadm cluster's kubeconfig, set after bootstrap with `pulumi config set --secret`. The
-# kubernetes provider's own key: the default provider that would read it is disabled by stacks.
-KUBECONFIG_KEY = "kubernetes:kubeconfig"
-# Stands in for a kubeconfig the plan cannot have (a Magnum cluster's before creation, a kubeadm
-# cluster's before bootstrap): syntactically valid, pointing nowhere, never contacted.
+# Kinds a bubble may create, each capped at hdh:kubernetes.quotaObjects (objects live in etcd).
+COUNTED = (
+    "configmaps",
+    "secrets",
+    "services",
+    "persistentvolumeclaims",
+    "serviceaccounts",
+    "replicationcontrollers",
+    "deployments.apps",
+    "replicasets.apps",
+    "statefulsets.apps",
+    "jobs.batch",
+    "cronjobs.batch",
+)
+# Stands in for a kubeconfig the plan cannot have (a Magnum cluster's before creation):
+# syntactically valid, pointing nowhere, never contacted.
 PLACEHOLDER_KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters:
@@ -153,7 +168,11 @@ def bubble_manifests(cfg: StackConfig, b: ResolvedBubble) -> list[dict[str, Any]
     def meta(obj: str) -> dict[str, Any]:
         return {"name": obj, "namespace": ns, "labels": {BUBBLE_LABEL: b.name}}
 
-    compute = {"cpu": k.default_cpu, "memory": k.default_memory}
+    compute = {
+        "cpu": k.default_cpu,
+        "memory": k.default_memory,
+        "ephemeral-storage": k.default_ephemeral_storage,
+    }
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}},
         {
@@ -194,7 +213,12 @@ def bubble_manifests(cfg: StackConfig, b: ResolvedBubble) -> list[dict[str, Any]
                     "requests.memory": k.quota_memory,
                     "limits.memory": k.quota_memory,
                     "requests.storage": k.quota_storage,
+                    # Node-local disk: layers, logs and emptyDir count; the kubelet evicts a
+                    # pod over its limit, so one bubble cannot fill a node and evict others.
+                    "requests.ephemeral-storage": k.quota_ephemeral_storage,
+                    "limits.ephemeral-storage": k.quota_ephemeral_storage,
                     "pods": str(k.quota_pods),
+                    **{f"count/{kind}": str(k.quota_objects) for kind in COUNTED},
                     # No way in from outside the cluster: no load balancer, no node port.
                     "services.loadbalancers": "0",
                     "services.nodeports": "0",
@@ -261,112 +285,6 @@ def member_rules() -> list[Any]:  # PolicyRuleArgsDict
     ]
 
 
-_LB = "'service.beta.kubernetes.io/openstack-internal-load-balancer'"
-
-
-def admission_policies() -> list[dict[str, Any]]:
-    """Cluster-wide rules the API server enforces on everyone (ValidatingAdmissionPolicy, GA 1.30).
-
-    - a Service of type LoadBalancer must carry the OpenStack CCM internal annotation;
-    - in bubble namespaces, no service-account token is mounted: no pod asks for one and every
-      account says no (the `default` one is created bare by its controller, then patched).
-    """
-    meta = {"labels": {"app.kubernetes.io/managed-by": "hdh"}}
-    return [
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": "hdh-internal-load-balancers", **meta},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": ["services"],
-                        }
-                    ]
-                },
-                "validations": [
-                    {
-                        "expression": "!has(object.spec.type) || object.spec.type != "
-                        "'LoadBalancer' || (has(object.metadata.annotations) && "
-                        f"{_LB} in object.metadata.annotations && "
-                        f"object.metadata.annotations[{_LB}] == 'true')",
-                        "message": "a LoadBalancer Service must be internal: "
-                        f'{INTERNAL_LB_ANNOTATION}: "true"',
-                    }
-                ],
-            },
-        },
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": "hdh-bubble-no-token-automount", **meta},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": ["pods", "serviceaccounts"],
-                        }
-                    ]
-                },
-                "validations": [
-                    {
-                        "expression": "request.resource.resource != 'pods' || "
-                        "!has(object.spec.automountServiceAccountToken) || "
-                        "object.spec.automountServiceAccountToken == false",
-                        "message": "pods of a bubble do not mount a service-account token",
-                    },
-                    {
-                        "expression": "request.resource.resource != 'serviceaccounts' || "
-                        "(has(object.automountServiceAccountToken) && "
-                        "object.automountServiceAccountToken == false) || "
-                        "(request.operation == 'CREATE' && object.metadata.name == 'default')",
-                        "message": "service accounts of a bubble set automountServiceAccountToken"
-                        ": false",
-                    },
-                ],
-            },
-        },
-    ]
-
-
-def admission_bindings() -> list[dict[str, Any]]:
-    meta = {"labels": {"app.kubernetes.io/managed-by": "hdh"}}
-    return [
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": "hdh-internal-load-balancers", **meta},
-            "spec": {
-                "policyName": "hdh-internal-load-balancers",
-                "validationActions": ["Deny"],
-            },
-        },
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": "hdh-bubble-no-token-automount", **meta},
-            "spec": {
-                "policyName": "hdh-bubble-no-token-automount",
-                "validationActions": ["Deny"],
-                "matchResources": {
-                    "namespaceSelector": {
-                        "matchExpressions": [{"key": BUBBLE_LABEL, "operator": "Exists"}]
-                    }
-                },
-            },
-        },
-    ]
-
-
 def internal_load_balancer(
     name: str,
     namespace: pulumi.Input[str],
@@ -386,8 +304,3 @@ def internal_load_balancer(
     }
     spec: Any = {"type": "LoadBalancer", "selector": selector, "ports": ports}
     return kubernetes.core.v1.Service(name, metadata=metadata, spec=spec, opts=opts)
-
-
-def bootstrap_kubeconfig() -> pulumi.Output[str] | None:
-    """The secret `kubernetes:kubeconfig` of the stack, or None before the cluster's bootstrap."""
-    return pulumi.Config("kubernetes").get_secret("kubeconfig")

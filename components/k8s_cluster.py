@@ -11,14 +11,12 @@ import pulumi_openstack as openstack
 
 from components.compute import Host, HostArgs, HostTemplate
 from components.config import StackConfig
-from components.k8s_baseline import (
-    KUBECONFIG_KEY,
-    BaselineArgs,
-    KubernetesBaseline,
-    bootstrap_kubeconfig,
-)
-from components.keys import GeneratedKey, KeyArgs, secret_id
-from components.kubeadm import API_PORT, ControlPlaneSpec, control_plane_user_data
+from components.k8s_baseline import BaselineArgs, KubernetesBaseline
+from components.k8s_bootstrap import Role
+from components.k8s_kubeadm import KubeadmBootstrap
+from components.k8s_network import member_rules
+from components.keys import GeneratedKey, KeyArgs
+from components.kubeadm import API_PORT
 from components.network import PlatformNetwork
 from components.tags import Labels
 
@@ -37,6 +35,7 @@ class ClusterArgs:
     template: HostTemplate  # kubeadm nodes: image, encrypted boot volume, key, deploy user
     external_network_id: pulumi.Input[str]  # magnum: required by the template, no FIP made
     bubble_group_ids: dict[str, pulumi.Input[str]]  # bubble name -> its security group
+    proxy_url: pulumi.Input[str] | None = None  # kubeadm nodes: http://<services host>:<port>
 
 
 def api_client_cidrs(cfg: StackConfig) -> list[IPv4Network]:
@@ -61,8 +60,8 @@ def api_vip(cfg: StackConfig) -> str:
 
 class ProcessingCluster(pulumi.ComponentResource):
     api_endpoint: pulumi.Output[str]
-    kubeconfig: pulumi.Output[str] | None
-    """Secret. None for a kubeadm cluster until `kubernetes:kubeconfig` is set after bootstrap."""
+    kubeconfig: pulumi.Output[str]
+    """Secret: Magnum's, or the admin kubeconfig the stack mints for its kubeadm cluster."""
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -81,16 +80,12 @@ class ProcessingCluster(pulumi.ComponentResource):
             self.api_endpoint, self.kubeconfig = self._magnum()
         else:
             self.api_endpoint, self.kubeconfig = self._kubeadm()
-        if self.kubeconfig is not None:
-            KubernetesBaseline(
-                f"{name}-baseline",
-                BaselineArgs(cfg=cfg, kubeconfig=self.kubeconfig),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-        outputs: dict[str, pulumi.Input[str]] = {"api_endpoint": self.api_endpoint}
-        if self.kubeconfig is not None:
-            outputs["kubeconfig"] = self.kubeconfig
-        self.register_outputs(outputs)
+        KubernetesBaseline(
+            f"{name}-baseline",
+            BaselineArgs(cfg=cfg, kubeconfig=self.kubeconfig),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"api_endpoint": self.api_endpoint, "kubeconfig": self.kubeconfig})
 
     # -- magnum --------------------------------------------------------------------------------
 
@@ -163,7 +158,7 @@ class ProcessingCluster(pulumi.ComponentResource):
 
     # -- kubeadm -------------------------------------------------------------------------------
 
-    def _kubeadm(self) -> tuple[pulumi.Output[str], pulumi.Output[str] | None]:
+    def _kubeadm(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         name, args = self._name, self._args
         cfg, s = args.cfg, args.cfg.settings
         k = s.kubernetes
@@ -188,6 +183,16 @@ class ProcessingCluster(pulumi.ComponentResource):
             self._rule(f"api-from-{bubble}", "ingress", api_sg.id, group=group_id)
         self._rule("nodes-to-api", "egress", g["processing"], group=api_sg.id)
         self._client_egress(lambda what, sg: self._rule(what, "egress", sg, group=api_sg.id))
+        # Between members: exactly the table's ports (etcd between control planes, kubelet from
+        # control planes, the CNI between nodes); the processing group is every node's.
+        control_sg = openstack.networking.SecGroup(
+            f"{name}-control-sg",
+            description="hdh Kubernetes control planes: etcd and their own flows",
+            delete_default_rules=True,
+            tags=tags,
+            opts=child,
+        )
+        member_rules(self, name, {"control": control_sg.id, "nodes": g["processing"]})
 
         lb = openstack.loadbalancer.LoadBalancer(
             f"{name}-api-lb",
@@ -237,35 +242,36 @@ class ProcessingCluster(pulumi.ComponentResource):
             KeyArgs(region=cfg.region, auth_url=cfg.auth_url, mode="cbc"),
             opts=child,
         )
+        boot = KubeadmBootstrap(
+            self,
+            name,
+            cfg,
+            vip=vip,
+            subnet_id=net.subnet_ids["processing"],
+            proxy_url=args.proxy_url,
+            kms_secret_ref=kek.secret_ref,
+        )
         t = args.template
 
-        def control_data(host_name: str) -> pulumi.Output[str]:
-            return kek.secret_ref.apply(
-                lambda ref: control_plane_user_data(
-                    t.deploy_user,
-                    t.public_key,
-                    host_name,
-                    ControlPlaneSpec(
-                        cluster_name=f"hdh-{cfg.stack}",
-                        version=k.version,
-                        endpoint=vip,
-                        pod_cidr=k.pod_cidr,
-                        service_cidr=k.service_cidr,
-                        kms_key_id=secret_id(ref),
-                    ),
-                )
-            )
+        def data(role: str) -> Callable[[str, int], pulumi.Output[str]]:
+            def make(host_name: str, i: int) -> pulumi.Output[str]:
+                kind: Role = "worker" if role == "k8s-worker" else "init" if i == 0 else "control"
+                return boot.user_data(t.deploy_user, t.public_key, host_name, kind)
+
+            return make
 
         node_groups: list[pulumi.Input[str]] = [g["processing"], g["managed"], g["proxy-clients"]]
         controls = self._nodes(
             "k8s-control",
             k.control_plane_count,
-            [*node_groups, api_sg.id],
+            [*node_groups, api_sg.id, control_sg.id],
             "anti-affinity",
-            control_data,
+            data("k8s-control"),
         )
-        self._nodes("k8s-worker", k.worker_count, node_groups, "soft-anti-affinity", None)
-        openstack.loadbalancer.Members(
+        self._nodes(
+            "k8s-worker", k.worker_count, node_groups, "soft-anti-affinity", data("k8s-worker")
+        )
+        members = openstack.loadbalancer.Members(
             f"{name}-api-members",
             pool_id=pool.id,
             members=[
@@ -278,14 +284,8 @@ class ProcessingCluster(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        kubeconfig = bootstrap_kubeconfig()
-        if kubeconfig is None:
-            pulumi.log.warn(
-                f"{name}: kubeadm cluster not bootstrapped yet ({KUBECONFIG_KEY} unset): the "
-                "Kubernetes baseline is skipped; bootstrap, then `pulumi config set --secret "
-                f"{KUBECONFIG_KEY} ...` and run again (docs/kubernetes.md)",
-                resource=self,
-            )
+        # The nodes bootstrap themselves; the baseline waits for the API through the VIP.
+        kubeconfig = boot.kubeconfig(k.bootstrap_timeout * 60.0, [members, *controls])
         return pulumi.Output.from_input(vip), kubeconfig
 
     def _nodes(
@@ -294,7 +294,7 @@ class ProcessingCluster(pulumi.ComponentResource):
         count: int,
         groups: list[pulumi.Input[str]],
         policy: str,
-        data: Callable[[str], pulumi.Output[str]] | None,
+        data: Callable[[str, int], pulumi.Output[str]],
     ) -> list[Host]:
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
@@ -309,7 +309,7 @@ class ProcessingCluster(pulumi.ComponentResource):
             h = Host(
                 host_name,
                 HostArgs(
-                    role=role,  # the hardening inventory's k8s-node role reads this
+                    role=role,  # the hardening inventory's k8s-control/k8s-worker roles
                     labels=self.labels,
                     flavor=args.cfg.flavor(role),  # type: ignore[arg-type]
                     template=args.template,
@@ -317,7 +317,7 @@ class ProcessingCluster(pulumi.ComponentResource):
                     subnet_id=args.network.subnet_ids["processing"],
                     security_group_ids=groups,
                     server_group_id=server_group,
-                    user_data=data(host_name) if data is not None else None,
+                    user_data=data(host_name, i),
                 ),
                 opts=child,
             )

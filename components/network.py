@@ -165,8 +165,8 @@ class PlatformNetwork(pulumi.ComponentResource):
         rule.egress("services-http-out", g["services"], "tcp", 80, cidr="0.0.0.0/0")
         rule.egress("services-https-out", g["services"], "tcp", 443, cidr="0.0.0.0/0")
         rule.egress("services-ntp-out", g["services"], "udp", 123, cidr="0.0.0.0/0")
-        rule.ingress("processing-internal-in", g["processing"], None, None, group=g["processing"])
-        rule.egress("processing-internal-out", g["processing"], None, None, group=g["processing"])
+        # Between processing hosts (Kubernetes nodes) only the ports their components use:
+        # components/k8s_network.py adds them with the cluster.
         for role, tier in (
             ("bastion", "admin"),
             ("services", "services"),

@@ -12,7 +12,7 @@ import pulumi_openstack as openstack
 from components.bubble import Bubble, BubbleArgs
 from components.compute import Host, HostArgs, HostTemplate
 from components.config import TIERS, StackConfig
-from components.k8s_cluster import ClusterArgs, ProcessingCluster
+from components.k8s_cluster import ClusterArgs, ProcessingCluster, api_client_cidrs
 from components.keys import KeyArgs
 from components.network import NetworkArgs, PlatformNetwork
 from components.storage import EncryptedStore, StoreArgs
@@ -121,13 +121,16 @@ class Platform(pulumi.ComponentResource):
             return grp.id
 
         services_group = anti_affinity("services", s.services_count)
+        services: list[Host] = []
         for i in range(s.services_count):
-            host(
-                f"{name}-services{i}",
-                "services",
-                "services",
-                ["services", "managed"],
-                server_group_id=services_group,
+            services.append(
+                host(
+                    f"{name}-services{i}",
+                    "services",
+                    "services",
+                    ["services", "managed"],
+                    server_group_id=services_group,
+                )
             )
 
         if s.data_hosts:
@@ -187,6 +190,8 @@ class Platform(pulumi.ComponentResource):
                     template=template,
                     external_network_id=args.external_network_id,
                     bubble_group_ids={n: b.group_id for n, b in self.bubbles.items()},
+                    # The services proxy, the nodes' only way to packages and images.
+                    proxy_url=services[0].address.apply(lambda a: f"http://{a}:{s.proxy_port}"),
                 ),
                 opts=child,
             )
@@ -195,7 +200,11 @@ class Platform(pulumi.ComponentResource):
 
         self.bastion_address = fip.address
         self.network_ids = net.network_ids
-        self.inventory = _inventory(fip.address, s.deploy_user, hosts, self.bubbles)
+        extra: dict[str, Any] = {}
+        if s.kubernetes.enabled and cfg.kubernetes_mode == "kubeadm":
+            # Who the nodes' host firewalls open the API to (hardening/inventory.py).
+            extra["kubernetes"] = {"apiClients": [str(c) for c in api_client_cidrs(cfg)]}
+        self.inventory = _inventory(fip.address, s.deploy_user, hosts, self.bubbles, extra)
         self.register_outputs(
             {
                 "bastion_address": fip.address,
@@ -210,6 +219,7 @@ def _inventory(
     user: str,
     hosts: list[tuple[Host, str, Labels]],
     bubbles: dict[str, Bubble],
+    extra: dict[str, Any],
 ) -> pulumi.Output[dict[str, Any]]:
     """Hosts for hardening: address, role, tier, bubble; the bastion is the SSH jump host.
 
@@ -233,5 +243,6 @@ def _inventory(
                 {"name": n, "address": a, "role": r, "tier": t, "bubble": b}
                 for (n, r, t, b), a in zip(rows, v[1:], strict=True)
             ],
+            **extra,
         }
     )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from pyinfra import host
 from pyinfra.api import OperationError, deploy
 
@@ -10,9 +14,51 @@ from hardening.common import settings
 
 NFT_FILE = "/etc/nftables.conf"
 TABLE = "hdh_filter"
+PROTOCOLS = {"tcp": 6, "udp": 17, "ipip": 4}  # numbers: names need /etc/protocols
 
 
-def ruleset(s: dict, ssh_port: int) -> str:
+def allow_rules(value: Any) -> list[dict[str, Any]]:
+    """The `allow` setting: a list of {proto, ports, from}, or {kubernetes: <role>} naming the
+    role's port table in components/kubernetes.yaml (the one the security groups use too)."""
+    if isinstance(value, dict) and set(value) == {"kubernetes"}:
+        from components.k8s_facts import node_ports
+
+        return [
+            {"proto": p.proto, "ports": list(p.ports), "from": p.from_}
+            for p in node_ports(value["kubernetes"])
+        ]
+    return list(value or [])
+
+
+def _sources(name: str, sources: Mapping[str, Sequence[str]]) -> str:
+    addrs = sources.get(name) or []
+    nets = []
+    for a in addrs:
+        try:
+            net = ipaddress.IPv4Network(a)
+            nets.append(str(net.network_address) if net.prefixlen == 32 else str(net))
+        except ValueError:
+            raise OperationError(f"R80: source {name}: {a!r} is not an IPv4 address") from None
+    if not nets:
+        raise OperationError(
+            f"R80: no address for source {name!r}: the inventory names none "
+            "(stack output inventory, hosts and kubernetes.apiClients)"
+        )
+    return "{ " + ", ".join(sorted(set(nets), key=lambda n: ipaddress.IPv4Network(n))) + " }"
+
+
+def _allow(rule: Mapping[str, Any], sources: Mapping[str, Sequence[str]]) -> str:
+    saddr = _sources(str(rule["from"]), sources)
+    number = PROTOCOLS[str(rule["proto"])]
+    ports = [int(p) for p in rule.get("ports") or []]
+    if ports:
+        if rule["proto"] not in ("tcp", "udp"):
+            raise OperationError(f"R80: {rule['proto']} has no ports")
+        return f"ip saddr {saddr} {rule['proto']} dport {{ {', '.join(map(str, ports))} }} accept"
+    return f"ip saddr {saddr} meta l4proto {number} accept"
+
+
+def ruleset(s: dict, ssh_port: int, sources: Mapping[str, Sequence[str]] | None = None) -> str:
     tcp = [int(p) for p in s["tcp_ports"].value]
     if ssh_port not in tcp:
         raise OperationError(
@@ -32,7 +78,15 @@ def ruleset(s: dict, ssh_port: int) -> str:
     rules.append(f"tcp dport {{ {', '.join(map(str, tcp))} }} accept")
     if udp:
         rules.append(f"udp dport {{ {', '.join(map(str, udp))} }} accept")
+    rules += [
+        _allow(r, sources or {}) for r in allow_rules(s["allow"].value if "allow" in s else [])
+    ]
     body = "".join(f"\t\t{r}\n" for r in rules)
+    drops = [
+        str(ipaddress.IPv4Address(a))
+        for a in (s["forward_drop"].value if "forward_drop" in s else [])
+    ]
+    forward = f"\t\tip daddr {{ {', '.join(drops)} }} drop\n" if drops else ""
     return (
         "#!/usr/sbin/nft -f\n"
         "# Managed by hdh hardening (ANSSI BP-028 R80): do not edit.\n"
@@ -45,6 +99,7 @@ def ruleset(s: dict, ssh_port: int) -> str:
         "\t}\n"
         "\tchain forward {\n"
         f"\t\ttype filter hook forward priority filter; policy {s['forward_policy'].value};\n"
+        f"{forward}"
         "\t}\n"
         "\tchain output {\n"
         "\t\ttype filter hook output priority filter; policy accept;\n"
@@ -61,7 +116,7 @@ def firewall() -> None:
     ops.validated_file(
         name="R80 nftables: drop inbound except SSH and the role's ports",
         path=NFT_FILE,
-        content=ruleset(s, ssh_port),
+        content=ruleset(s, ssh_port, host.data.get("hdh_k8s_sources") or {}),
         mode="0600",
         validate="nft -c -f {}",
         activate=f"nft -f {NFT_FILE}",

@@ -8,6 +8,7 @@ from there only), holds nothing but checked values and quoted paths.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ BASTION = "hdh-bastion"  # the jump host's alias in the ssh_config (not an inven
 PLATFORM_ROLES = {
     "services": "base",
     "data": "data-host",
-    "k8s-control": "k8s-node",
-    "k8s-worker": "k8s-node",
+    "k8s-control": "k8s-control",
+    "k8s-worker": "k8s-worker",
 }
+K8S_ROLES = ("k8s-control", "k8s-worker")
 # pyinfra reads a leading "@" as a connector (@local would harden this machine): names are plain.
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -99,8 +101,37 @@ def _validate(path: str, doc: dict[str, Any]) -> None:
         for key in ("tier", "bubble"):
             if h.get(key) and not (isinstance(h[key], str) and LABEL.fullmatch(h[key])):
                 bad(f"hosts[{i}].{key}", "not a label (a-z, 0-9, '-')")
+        if role in K8S_ROLES and is_host(h.get("address")) and not _is_ip(h["address"]):
+            # It becomes a firewall source of the other nodes: an address, nothing else.
+            bad(f"hosts[{i}].address", "a Kubernetes node's address must be an IPv4 address")
+    k8s = doc.get("kubernetes", {})
+    clients = k8s.get("apiClients", []) if isinstance(k8s, dict) else None
+    if not isinstance(clients, list):
+        bad("kubernetes.apiClients", "must be a list of CIDRs")
+    else:
+        for i, cidr in enumerate(clients):
+            if not _is_network(cidr):
+                bad(f"kubernetes.apiClients[{i}]", "not an IPv4 CIDR")
     if errors:
         raise ConfigErrors(errors)
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.IPv4Address(value)
+    except (ipaddress.AddressValueError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _is_network(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.IPv4Network(value)
+    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError, TypeError):
+        return False
+    return True
 
 
 def user_of(doc: dict[str, Any], host: dict[str, Any], override: str | None = None) -> str:
@@ -191,6 +222,7 @@ def build(
     cfg = workdir / "ssh_config"
     cfg.write_text(text)
     hosts: list[HostSpec] = []
+    sources = k8s_sources(doc)
     for h in doc["hosts"]:
         if role and h["role"] != role:
             continue
@@ -209,6 +241,24 @@ def build(
         }
         if key:
             hdata["ssh_key"] = key
+        if h["role"] in K8S_ROLES:
+            hdata["hdh_k8s_sources"] = sources
         hdata.update(extra)
         hosts.append((h["name"], hdata))
     return hosts
+
+
+def k8s_sources(doc: dict[str, Any]) -> dict[str, list[str]]:
+    """Who the Kubernetes ports are open to (components/kubernetes.yaml names), as addresses.
+
+    control-plane and nodes: the cluster's own hosts; api-clients: the CIDRs the platform
+    lets reach the API (stack output `inventory.kubernetes.apiClients`).
+    """
+    hosts = [h for h in doc["hosts"] if h.get("role") in K8S_ROLES]
+    k8s: dict[str, Any] = doc.get("kubernetes") or {}
+    clients: list[Any] = k8s.get("apiClients") or []
+    return {
+        "control-plane": [h["address"] for h in hosts if h["role"] == "k8s-control"],
+        "nodes": [h["address"] for h in hosts],
+        "api-clients": [str(c) for c in clients],
+    }

@@ -1,4 +1,4 @@
-"""Roles bastion, k8s-node, data-host, workspace: one composition of the areas, data decides."""
+"""Roles (bastion, k8s-control, k8s-worker, data-host, workspace): the areas composed by data."""
 
 from __future__ import annotations
 

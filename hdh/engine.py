@@ -246,3 +246,29 @@ class ThrowawayProject:
         done = self.run("preview", "--json", *extra, check=check)
         out: dict[str, Any] = json.loads(done.stdout)
         return out
+
+
+class ThrowawayProgram(ThrowawayProject):
+    """A small program of its own (tests, probes) run like the platform: own state, shared venv.
+
+    `src` is copied; its Pulumi.yaml is pointed at the clone's venv, so the program may import
+    the project's rooms (installed in the venv). `env` adds variables to a minimal environment.
+    """
+
+    def __init__(
+        self, workdir: Path, src: Path, env: Mapping[str, str] | None = None, stack: str = "t"
+    ) -> None:
+        self.dir = workdir / "program"
+        self.stack = stack
+        shutil.copytree(src, self.dir, ignore=shutil.ignore_patterns("__pycache__"))
+        use_shared_venv(self.dir / "Pulumi.yaml")
+        self.env = environment(
+            {
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(Path.home()),
+                "PULUMI_CONFIG_PASSPHRASE": "throwaway-program-only",
+                **(env or {}),
+            },
+            backend=f"file://{workdir / 'state'}",
+        )
+        self.run("stack", "init", stack)

@@ -25,7 +25,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.config import StackConfig, build, project_defaults, read_stack_file, shown
 from components.config import stack_path as default_stack_path
-from components.k8s_baseline import KUBECONFIG_KEY, PLACEHOLDER_KUBECONFIG
+from components.k8s_baseline import PLACEHOLDER_KUBECONFIG
 from hdh import shortcuts
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,22 @@ COMPUTED: dict[str, Callable[[str], dict[str, Any]]] = {
         "secret_ref": f"https://keymanager.plan.invalid/v1/secrets/{rid}",
         "order_ref": f"https://keymanager.plan.invalid/v1/orders/{rid}",
     },
+    # A kubeadm cluster's generated secrets (components/k8s_secrets.py) and credential:
+    # stand-ins that are plainly not keys; the user data holding them is a secret anyway.
+    "pulumi-python:dynamic/k8s:ClusterSecrets": lambda rid: {
+        "ca_cert": "plan: CA certificate",
+        "ca_cert_hash": f"sha256:{'0' * 64}",
+        "ca_key": "plan: CA key",
+        "token": "plan00.plan000000000000",
+        "certificate_key": "plan: certificate key",
+    },
+    "pulumi-python:dynamic/k8s:AdminCredential": lambda rid: {
+        "cert": "plan: admin certificate",
+        "key": "plan: admin key",
+    },
+    "openstack:identity/applicationCredential:ApplicationCredential": lambda rid: {
+        "secret": "plan: application credential secret"
+    },
 }
 # The same names as the SDK sets them on a resource object (Python names).
 COMPUTED_OUTPUTS = frozenset(
@@ -255,11 +271,6 @@ def plan_stack(
     `path` reads the stack's config from another file than stacks/Pulumi.<stack>.yaml.
     """
     raw, secrets = load_raw(stack, overrides, path)
-    if not raw.get(KUBECONFIG_KEY):
-        # A kubeadm cluster's kubeconfig exists only after bootstrap: the plan stands in for it
-        # so the Kubernetes baseline is always planned (docs/kubernetes.md).
-        raw[KUBECONFIG_KEY] = PLACEHOLDER_KUBECONFIG
-        secrets = {*secrets, KUBECONFIG_KEY}
     cfg = build(raw, stack, shown(path or default_stack_path(stack)), secrets)
     # A fresh context: the Pulumi runtime keeps its root resource and config in context vars;
     # a fresh event loop whose RPCs to the in-process monitor run inline (hdh/shortcuts.py).

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from components.k8s_facts import psa_exempt_namespaces
 from components.profile import available_profiles, countries, load_profile
 from ground.errors import ConfigError, InputError
 from ground.loader import load
@@ -60,7 +61,8 @@ def defaults() -> dict[str, Any]:
         "bastionCidrs": _pack_defaults()["bastionCidrs"],
         "classificationKey": "classification",
         "isolatedTiers": ["data", "processing", "bubble"],
-        "psaExemptNamespaces": ["kube-system", "kube-public", "kube-node-lease"],
+        # The one definition the clusters' admission configuration uses too.
+        "psaExemptNamespaces": psa_exempt_namespaces(),
         "qualifiedEndpoints": _qualified_endpoints(profiles),
         "healthClassifications": ["health"],
     }

@@ -27,7 +27,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=Path,
         help="stack outputs (`pulumi stack output --json`) or their `inventory` dict, JSON/YAML",
     )
-    p.add_argument("--role", help="only the hosts of this role (bastion, k8s-node, ...)")
+    p.add_argument("--role", help="only the hosts of this role (bastion, k8s-worker, ...)")
     p.add_argument(
         "--check", action="store_true", help="connect and list what would change, change nothing"
     )

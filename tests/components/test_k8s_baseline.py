@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import yaml
 
-import components.k8s_cluster
 from components.config import load_stack
 from components.k8s_baseline import (
     BUBBLE_LABEL,
@@ -18,15 +17,18 @@ from components.k8s_baseline import (
     bubble_manifests,
     namespace_name,
 )
+from components.k8s_bootstrap import node_files
+from components.k8s_facts import psa_exempt_namespaces
 from hdh.commands import k8s as k8s_manifests
 from hdh.plan import Plan, PlannedResource, plan_stack
 from tests.components.conftest import of_type, planned
+from tests.components.test_k8s_bootstrap import make_join
 
 STACKS = ["scs-de", "ovh-sbg"]  # magnum, kubeadm
 NS = "kubernetes:core/v1:Namespace"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PER_BUBBLE = 6  # Namespace, NetworkPolicy, ResourceQuota, LimitRange, RoleBinding, ServiceAccount
-CLUSTER_WIDE = 6  # provider, ClusterRole, 2 admission policies and their 2 bindings
+CLUSTER_WIDE = 8  # provider, ClusterRole, 3 admission policies and their 3 bindings
 
 
 def _k8s(plan: Plan) -> list[PlannedResource]:
@@ -96,6 +98,9 @@ def test_quota_limits_and_group_come_from_config(edited_stack: Any) -> None:
             "quotaPods": 13,
             "defaultCpu": "250m",
             "defaultMemory": "512Mi",
+            "quotaEphemeralStorage": "30Gi",
+            "defaultEphemeralStorage": "1Gi",
+            "quotaObjects": 9,
         }
         c["hdh:bubbles"][0]["group"] = "team-cardio"
 
@@ -105,8 +110,13 @@ def test_quota_limits_and_group_come_from_config(edited_stack: Any) -> None:
     hard = objs["ResourceQuota"]["spec"]["hard"]
     assert (hard["requests.cpu"], hard["limits.memory"], hard["pods"]) == ("7", "21Gi", "13")
     assert hard["services.loadbalancers"] == "0"
+    assert hard["requests.ephemeral-storage"] == hard["limits.ephemeral-storage"] == "30Gi"
+    counted = {k: v for k, v in hard.items() if k.startswith("count/")}
+    assert set(counted.values()) == {"9"}
+    assert {"count/configmaps", "count/secrets", "count/jobs.batch"} <= set(counted)
     (limit,) = objs["LimitRange"]["spec"]["limits"]
-    assert limit["default"] == {"cpu": "250m", "memory": "512Mi"} == limit["defaultRequest"]
+    compute = {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"}
+    assert limit["default"] == compute == limit["defaultRequest"]
     binding = objs["RoleBinding"]
     assert binding["subjects"] == [
         {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "team-cardio"}
@@ -174,7 +184,9 @@ def test_host_access_scan_finds_a_privileged_pod() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_nothing_deployed_is_privileged_or_touches_the_host(stack: str) -> None:
-    """Every Kubernetes object the project applies, and every manifest its cloud-init writes.
+    """Every Kubernetes object the baseline applies, and every manifest a node's bootstrap
+    writes but the system add-ons of kube-system (a CNI and the cloud controller need the
+    host: that namespace alone is exempt from Pod Security).
 
     (kubeadm's own static pods are not ours: ClusterConfiguration.extraVolumes only tells
     kubeadm which configuration directories its kube-apiserver reads.)
@@ -182,14 +194,16 @@ def test_nothing_deployed_is_privileged_or_touches_the_host(stack: str) -> None:
     plan = planned(stack)
     for r in _k8s(plan):
         assert not _host_access(r.inputs), r.urn
-    for vm in of_type(plan, "openstack:compute/instance:Instance"):
-        doc = yaml.safe_load(vm.inputs["userData"])
-        for f in doc.get("write_files", []):
+    join = make_join()
+    for role in ("init", "control", "worker"):
+        for f in node_files(join, role):
             for obj in yaml.safe_load_all(f["content"]) if f["path"].endswith(".yaml") else []:
                 if obj.get("kind") == "ClusterConfiguration":
                     continue
-                assert "containers" not in json.dumps(obj), f"{vm.name}: a pod in {f['path']}"
-                assert not _host_access(obj), f"{vm.name}: {f['path']}"
+                if obj.get("metadata", {}).get("namespace") in psa_exempt_namespaces():
+                    continue
+                assert "containers" not in json.dumps(obj), f"{role}: a pod in {f['path']}"
+                assert not _host_access(obj), f"{role}: {f['path']}"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -231,17 +245,3 @@ def test_load_balancers_must_be_internal() -> None:
     for r in _k8s(plan):
         if r.inputs.get("kind") == "Service" and r.inputs["spec"].get("type") == "LoadBalancer":
             assert r.inputs["metadata"]["annotations"][INTERNAL_LB_ANNOTATION] == "true"
-
-
-def test_kubeadm_baseline_waits_for_the_bootstrap_kubeconfig(monkeypatch: Any) -> None:
-    """Before bootstrap (no kubernetes:kubeconfig) the cluster is built, the baseline skipped."""
-    warnings: list[str] = []
-    monkeypatch.setattr(components.k8s_cluster, "bootstrap_kubeconfig", lambda: None)
-    monkeypatch.setattr(
-        components.k8s_cluster.pulumi.log, "warn", lambda m, **_: warnings.append(m)
-    )
-    plan = plan_stack("ovh-sbg")
-    assert not _k8s(plan)
-    assert of_type(plan, "openstack:loadbalancer/loadBalancer:LoadBalancer")
-    assert "kubeconfig" not in plan.outputs
-    assert any("kubernetes:kubeconfig" in w for w in warnings)

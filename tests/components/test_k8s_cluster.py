@@ -13,8 +13,6 @@ import yaml
 from components.config import load_stack
 from components.k8s_baseline import PLACEHOLDER_KUBECONFIG
 from components.k8s_cluster import TLS_PASSTHROUGH_TAG, api_client_cidrs, api_vip
-from components.keys import secret_id
-from components.kubeadm import CONF_DIR
 from ground.errors import ConfigErrors
 from hdh.plan import Plan, PlannedResource, plan_stack
 from tests.components.conftest import of_type, planned
@@ -141,47 +139,28 @@ def test_kubeadm_api_lb_is_internal_tcp_passthrough() -> None:
     assert len(members.inputs["members"]) == cfg.settings.kubernetes.control_plane_count
 
 
-def test_kubeadm_control_plane_files_encryption_audit_psa() -> None:
+def test_kubeadm_user_data_is_secret_and_the_kms_key_only_referenced() -> None:
+    """Nodes' user data carries join secrets: a secret in state (its content is checked by
+    tests/components/test_k8s_bootstrap.py); the KMS key is Barbican-generated."""
     plan = planned(KUBEADM)
-    cfg = load_stack(KUBEADM)
-    for vm in _controls(plan):
-        files = _files(vm)
-        docs = list(yaml.safe_load_all(files[f"{CONF_DIR}/kubeadm.yaml"]))
-        cluster = next(d for d in docs if d["kind"] == "ClusterConfiguration")
-        assert cluster["controlPlaneEndpoint"] == f"{api_vip(cfg)}:6443"
-        args = {a["name"]: a["value"] for a in cluster["apiServer"]["extraArgs"]}
-        for flag, name in (
-            ("encryption-provider-config", "encryption-config.yaml"),
-            ("audit-policy-file", "audit-policy.yaml"),
-            ("admission-control-config-file", "admission.yaml"),
-        ):
-            assert args[flag] == f"{CONF_DIR}/{name}" and args[flag] in files, flag
-        assert args["audit-log-path"].startswith("/var/log/kubernetes/audit/")
-        assert {"audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"} <= set(args)
-        enc = yaml.safe_load(files[args["encryption-provider-config"]])
-        assert enc["kind"] == "EncryptionConfiguration"
-        (secrets,) = [r for r in enc["resources"] if "secrets" in r["resources"]]
-        first = secrets["providers"][0]
-        assert first["kms"]["apiVersion"] == "v2", "writes must go through the KMS plugin"
-        audit = yaml.safe_load(files[args["audit-policy-file"]])
-        assert audit["kind"] == "Policy" and audit["rules"]
-        secret_rules = [r for r in audit["rules"] if "secrets" in str(r.get("resources"))]
-        assert all(r["level"] in ("None", "Metadata") for r in secret_rules)
-        admission = yaml.safe_load(files[args["admission-control-config-file"]])
-        (psa,) = [p for p in admission["plugins"] if p["name"] == "PodSecurity"]
-        defaults = psa["configuration"]["defaults"]
-        assert {defaults[m] for m in ("enforce", "audit", "warn")} == {"restricted"}
-
-
-def test_kms_key_is_generated_by_barbican_and_only_referenced() -> None:
-    plan = planned(KUBEADM)
+    for vm in of_type(plan, INSTANCE):
+        if vm.inputs["metadata"]["role"].startswith("k8s-"):
+            assert vm.inputs["userData"].get("ciphertext"), vm.urn
     order = _named(plan, "hdh-k8s-kms-key")
     assert order.type == "pulumi-python:dynamic/keymanager:GeneratedKey"
     assert order.inputs["type"] == "key"
-    ref = f"https://keymanager.plan.invalid/v1/secrets/{order.id}"
-    for vm in _controls(plan):
-        conf = _files(vm)[f"{CONF_DIR}/keymanager.conf"]
-        assert conf == f'[KeyManager]\nkey-id = "{secret_id(ref)}"\n'
+
+
+def test_kubeadm_cluster_is_waited_for_then_given_its_baseline() -> None:
+    plan = planned(KUBEADM)
+    ready = _named(plan, "hdh-k8s-ready")
+    assert ready.inputs["server"] == f"https://{api_vip(load_stack(KUBEADM))}:6443"
+    assert ready.inputs["key"].get("ciphertext"), "the admin key must be a secret"
+    waits_for = {d.rsplit("::", 1)[1] for d in ready.dependencies}
+    assert {vm.name for vm in _controls(plan)} | {"hdh-k8s-api-members"} <= waits_for
+    (provider,) = of_type(plan, "pulumi:providers:kubernetes")
+    assert ready.urn in provider.dependencies, "the baseline's provider must wait for the API"
+    assert plan.outputs["kubeconfig"].get("ciphertext")
 
 
 # Key material would show as a payload, a literal key list or a long base64 run.
@@ -218,9 +197,6 @@ def test_no_key_or_kubeconfig_in_plain_text_anywhere(stack: str) -> None:
         # The deploy user's public key is the one long base64 run that is meant to be there.
         text = text.replace(load_stack(stack).settings.ssh_public_key.split()[1], "")
         assert not _key_material(text), r.urn
-    for vm in _controls(plan):
-        for path, content in _files(vm).items():
-            assert not _key_material(content), path
 
 
 def _rules_into(plan: Plan, group_ids: set[str], port: int) -> list[PlannedResource]:

@@ -1,8 +1,7 @@
 """The real engine on every committed stack: offline preview, plan agreement, provider checks.
 
 Each stack is previewed once (`pulumi preview --json`) in a throwaway copy of the project with
-the real OpenStack and Kubernetes providers and no account: lookups are pinned, a kubeadm stack
-gets a stand-in kubeconfig, the same one the credential-free plan uses.
+the real OpenStack and Kubernetes providers and no account: lookups are pinned.
 """
 
 from __future__ import annotations
@@ -19,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from components.config import available_stacks, load_stack
-from components.k8s_baseline import KUBECONFIG_KEY, PLACEHOLDER_KUBECONFIG
+from components.config import available_stacks
+from components.k8s_baseline import PLACEHOLDER_KUBECONFIG
 from ground.paths import ROOT
-from hdh.engine import ThrowawayProject, environment, use_shared_venv
+from hdh.engine import ThrowawayProgram, ThrowawayProject, use_shared_venv
 from hdh.plan import plan_stack
 
 pytestmark = pytest.mark.engine
@@ -40,9 +39,6 @@ Key = tuple[str, str, str, str]
 @cache
 def _previewed(stack: str, workdir: Path) -> tuple[ThrowawayProject, dict[str, Any]]:
     project = ThrowawayProject(workdir / stack, stack, PINNED)
-    cfg = load_stack(stack)
-    if cfg.settings.kubernetes.enabled and cfg.kubernetes_mode == "kubeadm":
-        project.run("config", "set", "--secret", KUBECONFIG_KEY, stdin=PLACEHOLDER_KUBECONFIG)
     return project, project.preview_json()
 
 
@@ -125,25 +121,6 @@ def _provider_checks(workdir: Path, **config: str) -> subprocess.CompletedProces
     for key, value in config.items():
         project.run("config", "set", key, value)
     return project.run("preview", check=False)
-
-
-class ThrowawayProgram(ThrowawayProject):
-    """A tiny test program run the same way as the platform (own state, shared venv)."""
-
-    def __init__(self, workdir: Path, src: Path) -> None:
-        self.dir = workdir / "program"
-        self.stack = "t"
-        shutil.copytree(src, self.dir)
-        use_shared_venv(self.dir / "Pulumi.yaml")
-        self.env = environment(
-            {
-                "PATH": "/usr/bin:/bin",
-                "HOME": str(Path.home()),
-                "PULUMI_CONFIG_PASSPHRASE": "throwaway-program-only",
-            },
-            backend=f"file://{workdir / 'state'}",
-        )
-        self.run("stack", "init", "t")
 
 
 def test_the_provider_refuses_what_its_schema_forbids(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The real engine previews both cluster modes, and the kubeadm baseline only after bootstrap.
+"""The real engine previews both cluster modes, each with its baseline, in one run.
 
 `pulumi preview` with the real OpenStack and Kubernetes providers needs no account and no
 cluster: the project is copied to a temporary directory (its own state backend and stack files,
@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from components.k8s_baseline import KUBECONFIG_KEY, PLACEHOLDER_KUBECONFIG
 from hdh.engine import ThrowawayProject
 
 pytestmark = pytest.mark.engine
@@ -33,17 +32,16 @@ def test_magnum_cluster_and_baseline_preview(tmp_path: Path) -> None:
     assert types.count("kubernetes:core/v1:Namespace") == 3
 
 
-def test_kubeadm_baseline_waits_for_bootstrap_then_previews(tmp_path: Path) -> None:
-    project = ThrowawayProject(tmp_path, "ovh-sbg", PINNED)
-    work = project.dir
-    before = project.preview_json()
-    assert "openstack:loadbalancer/listener:Listener" in _types(before)
-    assert not [t for t in _types(before) if t.startswith("kubernetes:")]
-    warnings = [d["message"] for d in before.get("diagnostics", []) if d["severity"] == "warning"]
-    assert any(KUBECONFIG_KEY in w for w in warnings), warnings
-    project.run("config", "set", "--secret", KUBECONFIG_KEY, stdin=PLACEHOLDER_KUBECONFIG)
-    assert "kubernetes:kubeconfig" in (work / "stacks" / "Pulumi.ovh-sbg.yaml").read_text()
-    assert "plan.invalid" not in (work / "stacks" / "Pulumi.ovh-sbg.yaml").read_text()
-    after = _types(project.preview_json())
-    assert after.count("kubernetes:core/v1:Namespace") == 3
-    assert after.count("kubernetes:networking.k8s.io/v1:NetworkPolicy") == 3
+def test_kubeadm_cluster_bootstrap_and_baseline_preview_in_one_run(tmp_path: Path) -> None:
+    """No second phase: the nodes bootstrap themselves, the stack mints the admin kubeconfig and
+    the baseline waits for the API (ClusterReady) within the same `pulumi up`."""
+    preview = ThrowawayProject(tmp_path, "ovh-sbg", PINNED).preview_json()
+    types = _types(preview)
+    assert "openstack:loadbalancer/listener:Listener" in types
+    for kind in ("ClusterSecrets", "AdminCredential", "ClusterReady"):
+        assert f"pulumi-python:dynamic/k8s:{kind}" in types, kind
+    assert "openstack:identity/applicationCredential:ApplicationCredential" in types
+    assert types.count("kubernetes:core/v1:Namespace") == 3
+    assert types.count("kubernetes:networking.k8s.io/v1:NetworkPolicy") == 3
+    warnings = [d["message"] for d in preview.get("diagnostics", []) if d["severity"] == "warning"]
+    assert not [w for w in warnings if "kubeconfig" in w], warnings

@@ -72,7 +72,7 @@ def test_levels_inherit_and_override() -> None:
 
 def test_role_deviations_change_only_their_key() -> None:
     base = data.settings("kernel", "base", "intermediary")
-    k8s = data.settings("kernel", "k8s-node", "intermediary")
+    k8s = data.settings("kernel", "k8s-worker", "intermediary")
     assert base["net.ipv4.ip_forward"].value == 0
     assert k8s["net.ipv4.ip_forward"].value == 1
     assert {k for k in base if base[k] != k8s.get(k)} == {"net.ipv4.ip_forward"}
@@ -91,7 +91,7 @@ def test_every_deviation_takes_effect(name: str) -> None:
 
 
 def test_platform_roles_exist() -> None:
-    assert {"bastion", "k8s-node", "data-host", "workspace"} <= set(data.roles())
+    assert {"bastion", "k8s-control", "k8s-worker", "data-host", "workspace"} <= set(data.roles())
 
 
 def test_unknown_role_is_a_config_error() -> None:

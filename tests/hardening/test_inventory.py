@@ -18,7 +18,7 @@ OUTPUTS = {
         "bastion": {"address": "203.0.113.10"},
         "hosts": [
             {"name": "bastion-0", "address": "203.0.113.10", "role": "bastion", "tier": "admin"},
-            {"name": "k8s-0", "address": "10.40.0.11", "role": "k8s-node", "tier": "processing"},
+            {"name": "k8s-0", "address": "10.40.0.11", "role": "k8s-worker", "tier": "processing"},
             {
                 "name": "ws-a-0",
                 "address": "10.60.1.5",
@@ -58,7 +58,7 @@ def test_hosts_reached_through_the_bastion(tmp_path: Path) -> None:
 
 def test_role_filter(tmp_path: Path) -> None:
     doc = load_outputs(write(tmp_path, OUTPUTS))
-    assert [h for h, _ in build(doc, tmp_path, role="k8s-node")] == ["k8s-0"]
+    assert [h for h, _ in build(doc, tmp_path, role="k8s-worker")] == ["k8s-0"]
 
 
 def test_no_bastion_means_direct(tmp_path: Path) -> None:
@@ -155,11 +155,50 @@ def test_the_platform_inventory_output_is_accepted(tmp_path: Path) -> None:
     assert roles == {
         "services": "base",
         "data": "data-host",
-        "k8s-control": "k8s-node",
-        "k8s-worker": "k8s-node",
+        "k8s-control": "k8s-control",
+        "k8s-worker": "k8s-worker",
     }
     hosts = build(doc, tmp_path / "work", key="/dev/null")
     assert len(hosts) == len(inv["hosts"])
+
+
+def test_kubernetes_nodes_get_their_firewall_sources(tmp_path: Path) -> None:
+    hosts = [
+        {"name": "cp0", "address": "10.30.32.10", "role": "k8s-control"},
+        {"name": "cp1", "address": "10.30.32.11", "role": "k8s-control"},
+        {"name": "w0", "address": "10.30.32.20", "role": "k8s-worker"},
+        {"name": "db", "address": "10.30.16.5", "role": "data"},
+    ]
+    clients = ["10.30.0.0/24", "10.30.32.0/19"]
+    doc = load_outputs(
+        write(tmp_path, {"inventory": {"hosts": hosts, "kubernetes": {"apiClients": clients}}})
+    )
+    data = dict(build(doc, tmp_path / "w"))
+    assert data["w0"]["hdh_k8s_sources"] == {
+        "control-plane": ["10.30.32.10", "10.30.32.11"],
+        "nodes": ["10.30.32.10", "10.30.32.11", "10.30.32.20"],
+        "api-clients": clients,
+    }
+    assert "hdh_k8s_sources" not in data["db"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (lambda inv: inv["hosts"][0].update(address="cp0.example"), "hosts[0].address"),
+        (
+            lambda inv: inv.update(kubernetes={"apiClients": ["10.0.0.0/8", "any"]}),
+            "kubernetes.apiClients[1]",
+        ),
+        (lambda inv: inv.update(kubernetes={"apiClients": "10.0.0.0/8"}), "kubernetes.apiClients"),
+    ],
+)
+def test_kubernetes_sources_are_checked(tmp_path: Path, edit: Any, key: str) -> None:
+    inv = {"hosts": [{"name": "cp0", "address": "10.30.32.10", "role": "k8s-control"}]}
+    edit(inv)
+    with pytest.raises(ConfigErrors) as exc:
+        load_outputs(write(tmp_path, {"inventory": inv}))
+    assert any(f": {key}: " in line for line in exc.value.lines()), exc.value.lines()
 
 
 # ---------------------------------------------------------------- hostile inventories (issue 19)

@@ -21,12 +21,47 @@ def test_firewall_refuses_to_drop_ssh() -> None:
         ruleset(s, 2222)
 
 
+SOURCES = {
+    "control-plane": ["10.30.32.10", "10.30.32.11"],
+    "nodes": ["10.30.32.10", "10.30.32.11", "10.30.32.20"],
+    "api-clients": ["10.30.0.0/24", "10.30.32.0/19", "10.68.0.0/14"],
+}
+
+
 def test_firewall_replaces_only_its_table() -> None:
-    text = ruleset(data.settings("firewall", "k8s-node"), 22)
+    text = ruleset(data.settings("firewall", "k8s-worker"), 22, SOURCES)
     assert "flush ruleset" not in text
     assert "delete table inet hdh_filter" in text
-    assert "tcp dport { 22, 10250 } accept" in text
+    assert "tcp dport { 22 } accept" in text
     assert "hook forward priority filter; policy accept;" in text
+    assert "ip daddr { 169.254.169.254 } drop" in text  # pods never reach the metadata service
+
+
+def test_kubernetes_ports_only_from_their_sources() -> None:
+    control = ruleset(data.settings("firewall", "k8s-control"), 22, SOURCES)
+    cps = "{ 10.30.32.10, 10.30.32.11 }"
+    nodes = "{ 10.30.32.10, 10.30.32.11, 10.30.32.20 }"
+    assert f"ip saddr {cps} tcp dport {{ 2379, 2380 }} accept" in control
+    assert f"ip saddr {cps} tcp dport {{ 10250 }} accept" in control
+    assert f"ip saddr {nodes} meta l4proto 4 accept" in control
+    clients = "{ 10.30.0.0/24, 10.30.32.0/19, 10.68.0.0/14 }"
+    assert f"ip saddr {clients} tcp dport {{ 6443 }} accept" in control
+    worker = ruleset(data.settings("firewall", "k8s-worker"), 22, SOURCES)
+    assert "2379" not in worker and "6443" not in worker
+    assert f"ip saddr {cps} tcp dport {{ 10250 }} accept" in worker
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        ({**SOURCES, "control-plane": []}, "no address for source 'control-plane'"),
+        ({**SOURCES, "nodes": ["10.0.0.1 } accept; tcp dport 1-65535"]}, "not an IPv4 address"),
+        ({**SOURCES, "api-clients": ["0.0.0.0/0", "example.org"]}, "not an IPv4 address"),
+    ],
+)
+def test_firewall_sources_must_be_addresses(sources: dict, message: str) -> None:
+    with pytest.raises(OperationError, match=message):
+        ruleset(data.settings("firewall", "k8s-control"), 22, sources)
 
 
 def test_rsyslog_forwarding_only_when_configured() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hardening.firewall import allow_rules
+
 
 def test_r80_input_policy_drop(host: Any, expect: Any) -> None:
     policy = expect("firewall", "input_policy")
@@ -20,6 +22,8 @@ def test_r80_input_policy_drop(host: Any, expect: Any) -> None:
 
 def test_r80_listening_services(host: Any, expect: Any) -> None:
     allowed = {int(p) for p in expect("firewall", "tcp_ports")}
+    # Ports open to named sources only (Kubernetes nodes: the API, etcd, the kubelet, BGP).
+    allowed |= {int(p) for r in allow_rules(expect("firewall", "allow")) for p in r["ports"]}
     out = host.run("ss -Htln").stdout
     exposed = set()
     for line in out.splitlines():

@@ -1,0 +1,3 @@
+module hdh.invalid/probe
+
+go 1.24
