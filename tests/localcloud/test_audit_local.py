@@ -84,14 +84,20 @@ def test_drift_evidence_closure(tmp_path: Path, cloud_env: dict[str, str]) -> No
         prepared = tmp_path / "closure.json"
         prepared.write_text(json.dumps(record))
     finally:
-        copy.run("destroy", "--yes", "--skip-preview", check=False, timeout=1800)
-        copy.run("destroy", "--yes", "--skip-preview", check=False, timeout=1800)
+        downs = [
+            copy.run("destroy", "--yes", "--skip-preview", check=False, timeout=1800)
+            for _ in range(2)  # a second pass deletes what the first left
+        ]
+    destroyed = "\n".join(d.stdout[-3000:] + d.stderr[-2000:] for d in downs)
+    assert downs[-1].returncode == 0, destroyed
+    left = probe(cloud_env, "leftovers")
+    left.pop("seconds")
 
     done = closure.verify(closure.read_record(prepared), conn)
     # What a destroy may leave: the LUKS key of a boot volume Nova deleted with its instance
     # (Cinder keeps it on this cloud). Anything else left is a failure of the destroy itself.
     kept = [r for r in done["results"] if not r["deleted"]]
-    assert all(r["kind"] == "volume-key" and r["orphaned"] for r in kept), kept
+    assert all(r["kind"] == "volume-key" and r["orphaned"] for r in kept), (kept, left, destroyed)
     if kept:
         done = closure.verify(closure.read_record(prepared), conn, shred=True)
         assert {r["id"] for r in done["results"] if r.get("shredded")} == {r["id"] for r in kept}
