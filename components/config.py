@@ -23,7 +23,8 @@ from components.limits import (
     tier_size_problems,
 )
 from components.model import Model, translate
-from components.profile import Profile, Role, load_profile
+from components.offer import REQUIREMENT, health_refusal, is_health
+from components.profile import Profile, Role, countries, load_profile
 from ground.errors import ConfigError, ConfigErrors
 from ground.loader import load
 from ground.names import DEPLOY_USER, IDENTIFIER, USER_NAME, endpoint_key, endpoint_problem
@@ -306,6 +307,8 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
     errors += [ConfigError(path, k, m) for k, m in overlap_problems(settings, bubbles)]
     errors += [ConfigError(path, k, m) for k, m in admin_cidr_problems(settings.admin_cidrs)]
     errors += [ConfigError(path, k, m) for k, m in tier_size_problems(settings, bubbles)]
+    if region:
+        errors += list(_check_offer(settings, bubbles, profile, region, path))
     if errors:
         raise ConfigErrors(errors)
     assert region is not None
@@ -349,6 +352,26 @@ def _check_against_profile(
                 "openstack:region",
                 f"region {region} ({known.location}, {known.country}) is outside the EU",
             )
+    # scs-0123 makes these optional; the platform's keys and containers need them.
+    for needed, have in (
+        ("key manager (Barbican), which the data keys need", p.services.key_manager),
+        ("object storage (Swift), which the containers need", p.services.object_storage),
+    ):
+        if not have:
+            yield ConfigError(path, "hdh:profile", f"profile {p.name} declares no {needed}")
+    if s.kubernetes.enabled and s.kubernetes.mode == "magnum" and not p.services.magnum:
+        yield ConfigError(
+            path, "hdh:kubernetes.mode", f"magnum: profile {p.name} declares no Magnum service"
+        )
+    chosen = p.volume_type(s.volume_type or p.default_volume_type)
+    if region and region in p.regions and chosen is not None and not chosen.available_in(region):
+        where = ", ".join(chosen.regions or ())
+        yield ConfigError(
+            path,
+            "hdh:volumeType",
+            f"volume type {chosen.name!r} does not exist in region {region} (only in {where}): "
+            "pick a region where it exists, or another encrypted type of the profile",
+        )
     if s.volume_type is not None:
         if s.volume_type not in {v.name for v in p.volume_types}:
             yield ConfigError(path, "hdh:volumeType", f"unknown volume type {s.volume_type!r}")
@@ -366,6 +389,31 @@ def _check_against_profile(
             yield ConfigError(
                 path, f"hdh:flavors.{role}", f"unknown flavor {flavor!r} for profile {p.name}"
             )
+
+
+def _check_offer(
+    s: Settings, bubbles: list[ResolvedBubble], p: Profile, region: str, path: str
+) -> Iterator[ConfigError]:
+    """Health data only on a SecNumCloud-qualified, HDS-certified offer under EU law."""
+    if region not in p.regions:
+        return  # already reported as an unknown region
+    why = health_refusal(p.offer, region, countries()[0])
+    if why is None:
+        return
+    wanted = [("hdh:classification", s.classification)] if is_health(s.classification) else []
+    index = {b.name: i for i, b in enumerate(s.bubbles)}
+    wanted += [
+        (f"hdh:bubbles[{index[b.name]}].classification", b.classification)
+        for b in bubbles
+        if is_health(b.classification) and s.bubbles[index[b.name]].classification is not None
+    ]
+    for key, value in wanted:
+        yield ConfigError(
+            path,
+            key,
+            f"health data ({value}) needs a SecNumCloud-qualified, HDS-certified offer under EU "
+            f"law ({REQUIREMENT}): {why}; use a qualified profile or a non-health classification",
+        )
 
 
 def _resolve_bubbles(s: Settings, path: str) -> tuple[list[ResolvedBubble], list[ConfigError]]:

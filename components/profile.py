@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components.model import Model, translate
+from components.offer import Offer, Services
 from ground.errors import ConfigError, ConfigErrors
 from ground.loader import load
 from ground.names import IDENTIFIER, endpoint_problem, is_host
@@ -20,7 +21,10 @@ PROFILE_DIR = ROOT / "stacks" / "profiles"
 COUNTRIES = ROOT / "stacks" / "countries.yaml"
 ROLES = ("bastion", "services", "data", "workspace", "k8s-control", "k8s-worker")
 Role = Literal["bastion", "services", "data", "workspace", "k8s-control", "k8s-worker"]
-SCS_ENCRYPTED = "[scs:encrypted]"  # scs-0114: the marker of an encrypted volume type
+# scs-0114: a volume type's aspects are ONE bracket at the START of its description, comma-
+# separated and sorted (`[scs:encrypted, replicated] LUKS, 3 replicas`); SCS's own conformance
+# test matches only that form, so a marker elsewhere in the text is not an aspect.
+SCS_ASPECTS = re.compile(r"^\[scs:([^\]]*)\]")
 
 
 @cache
@@ -58,11 +62,21 @@ class VolumeType(Model):
     name: str
     description: str = ""
     encrypted: bool = False
+    regions: list[str] | None = None  # where the type exists; None: every region of the profile
+
+    @property
+    def aspects(self) -> list[str]:
+        """scs-0114 aspects of the description's leading bracket (`scs:` prefixes the first)."""
+        m = SCS_ASPECTS.match(self.description)
+        return [a.strip() for a in m.group(1).split(",")] if m else []
 
     @property
     def is_encrypted(self) -> bool:
         # Either stated in the profile, or discovered from the SCS description convention.
-        return self.encrypted or SCS_ENCRYPTED in self.description
+        return self.encrypted or "encrypted" in self.aspects
+
+    def available_in(self, region: str) -> bool:
+        return self.regions is None or region in self.regions
 
 
 class Images(Model):
@@ -93,6 +107,8 @@ class Profile(Model):
     external_network: str
     kubernetes: KubernetesProfile
     object_storage: ObjectStorage = ObjectStorage()
+    services: Services
+    offer: Offer | None = None  # None: nothing established, so never fit for health data
 
     @model_validator(mode="after")
     def _coherent(self) -> Profile:
@@ -105,6 +121,16 @@ class Profile(Model):
         missing = [r for r in ROLES if r not in self.flavors]
         if missing:
             raise ValueError(f"flavors has no entry for role(s) {', '.join(missing)}")
+        for v in self.volume_types:
+            unknown = sorted(set(v.regions or ()) - set(self.regions))
+            if unknown:
+                raise ValueError(f"volume type {v.name}: unknown region(s) {', '.join(unknown)}")
+        for q in (self.offer.secnumcloud, self.offer.hds) if self.offer else ():
+            unknown = sorted(set(q.regions or ()) - set(self.regions))
+            if unknown:
+                raise ValueError(f"offer: unknown region(s) {', '.join(unknown)}")
+        if self.kubernetes.mode == "magnum" and not self.services.magnum:
+            raise ValueError("kubernetes.mode is magnum but services.magnum is false")
         for name, region in self.regions.items():
             if region.test and not self.test_only:
                 raise ValueError(f"region {name} is a test region but the profile is not testOnly")
@@ -120,6 +146,9 @@ class Profile(Model):
     @property
     def encrypted_volume_types(self) -> list[str]:
         return [v.name for v in self.volume_types if v.is_encrypted]
+
+    def volume_type(self, name: str) -> VolumeType | None:
+        return next((v for v in self.volume_types if v.name == name), None)
 
     @property
     def all_flavors(self) -> set[str]:

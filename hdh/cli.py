@@ -32,6 +32,15 @@ COMMANDS: dict[str, Command] = {
     "pulumi": Command(
         "hdh.commands.pulumi", "run pulumi with sovereign defaults (self-hosted state)"
     ),
+    "drift": Command(
+        "hdh.commands.drift", "detect drift of a deployed stack (cloud, program, policy, hosts)"
+    ),
+    "evidence": Command(
+        "hdh.commands.evidence", "gather a stack's evidence bundle for auditors, or verify one"
+    ),
+    "closure": Command(
+        "hdh.commands.closure", "prove a destroyed bubble's keys, volumes, containers are gone"
+    ),
     "harden": Command("hdh.commands.harden", "harden hosts after ANSSI BP-028 (pyinfra)"),
     "k8s": Command("hdh.commands.k8s", "Kubernetes manifests of a stack's baseline"),
     "tailoring": Command(

@@ -216,7 +216,7 @@ def _volume_type(conn: Any) -> None:
     vtype = conn.block_storage.find_type("luks")
     if vtype is None:
         vtype = conn.block_storage.create_type(
-            name="luks", description="LUKS, keys in Barbican [scs:encrypted]", is_public=True
+            name="luks", description="[scs:encrypted] LUKS, keys in Barbican", is_public=True
         )
     if conn.block_storage.get_type_encryption(vtype.id).provider is None:
         conn.block_storage.create_type_encryption(

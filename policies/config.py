@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from components.k8s_facts import psa_exempt_namespaces
-from components.profile import available_profiles, load_profile
+from components.profile import available_profiles, countries, load_profile
 from ground.errors import ConfigError, InputError
 from ground.loader import load
 from ground.names import endpoint_key, is_loopback_host
@@ -63,7 +63,25 @@ def defaults() -> dict[str, Any]:
         "isolatedTiers": ["data", "processing", "bubble"],
         # The one definition the clusters' admission configuration uses too.
         "psaExemptNamespaces": psa_exempt_namespaces(),
+        "qualifiedEndpoints": _qualified_endpoints(profiles),
+        "healthClassifications": ["health"],
     }
+
+
+def _qualified_endpoints(profiles: list[Any]) -> dict[str, list[str]]:
+    """Endpoint -> regions of offers fit for health data: SecNumCloud-qualified, HDS-certified,
+    operator under EU law (the profiles' `offer:` facts; test profiles never qualify)."""
+    from components.offer import health_refusal
+
+    out: dict[str, list[str]] = {}
+    for p in profiles:
+        if p.test_only or not p.auth_url:
+            continue
+        fit = [r for r in p.regions if health_refusal(p.offer, r, countries()[0]) is None]
+        if fit:
+            key = endpoint_key(p.auth_url)
+            out[key] = sorted({*out.get(key, []), *fit})
+    return dict(sorted(out.items()))
 
 
 @cache
@@ -99,6 +117,15 @@ DESCRIPTIONS: dict[str, tuple[dict[str, Any], str]] = {
     "classificationKey": ({"type": "string"}, "tag/metadata key holding the data classification"),
     "isolatedTiers": (_STRINGS, "tiers whose subnets must never reach an external network"),
     "psaExemptNamespaces": (_STRINGS, "namespaces the Pod Security rule does not judge"),
+    "qualifiedEndpoints": (
+        {"type": "object", "additionalProperties": _STRINGS},
+        "Keystone endpoints of SecNumCloud-qualified, HDS-certified offers, each with its "
+        "regions fit for health data (profiles' offer facts)",
+    ),
+    "healthClassifications": (
+        _STRINGS,
+        "classification values (or prefixes before '-') that mean health data",
+    ),
 }
 
 

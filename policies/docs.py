@@ -29,7 +29,10 @@ def rules_table() -> str:
         if r.reads:
             types += "; reads " + ", ".join(f"`{t}`" for t in r.reads)
         scope = " (stack-level)" if r.scope == "stack" else ""
-        controls = "; ".join(f"{CONTROLS[c].framework}: {CONTROLS[c].title}" for c in r.frameworks)
+        controls = "; ".join(
+            f"{CONTROLS[c].framework}: {CONTROLS[c].title} ({CONTROLS[c].numbers})"
+            for c in r.frameworks
+        )
         rows.append(
             f'| <a id="{r.id}"></a>`{r.id}` | {r.enforcement} | {r.severity} | '
             f"{r.title}{scope}. Fix: {r.remediation} | {types} | {controls} |"

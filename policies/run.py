@@ -70,6 +70,11 @@ class Result:
     rules: list[Rule]
     findings: list[Finding] = field(default_factory=list)
     undetermined: list[Undetermined] = field(default_factory=list)
+    # Set by policies.waivers.suppress and policies.baseline.drop_known (hdh policy check):
+    waived: list[tuple[Finding, Any]] = field(default_factory=list)  # (finding, Waiver)
+    expired_waivers: list[tuple[Finding, Any]] = field(default_factory=list)  # active again
+    unused_waivers: list[Any] = field(default_factory=list)
+    baselined: list[Finding] = field(default_factory=list)  # known: not reported
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self.findings)
@@ -100,6 +105,9 @@ class Result:
             "advisory": len(self.findings) - len(self.mandatory),
             "undetermined": len(self.undetermined),
             "undeterminedMandatory": sum(u.mandatory for u in self.undetermined),
+            "waived": len(self.waived),
+            "expiredWaivers": len(self.expired_waivers),
+            "baselined": len(self.baselined),
             "passed": not self.mandatory,
         }
 
@@ -119,8 +127,23 @@ class Result:
                 {"rule": u.rule, "urn": u.urn, "enforcement": u.enforcement, "reason": u.reason}
                 for u in self.undetermined
             ],
+            "waived": [{**_finding(f), "waiver": w.to_json()} for f, w in self.waived],
+            "expiredWaivers": [
+                {**_finding(f), "waiver": w.to_json()} for f, w in self.expired_waivers
+            ],
+            "unusedWaivers": [w.to_json() for w in self.unused_waivers],
             "summary": self.summary(),
         }
+
+
+def _finding(f: Finding) -> dict[str, str]:
+    return {
+        "rule": f.rule,
+        "urn": f.urn,
+        "severity": f.severity,
+        "enforcement": f.enforcement,
+        "message": f.message,
+    }
 
 
 # ---------------------------------------------------------------- evaluation

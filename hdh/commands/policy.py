@@ -49,6 +49,19 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="exit 1 also when a mandatory rule could not decide (a value unknown in a preview)",
     )
+    c.add_argument(
+        "--waivers",
+        type=Path,
+        metavar="FILE",
+        help="accepted findings (YAML/JSON: rule, resource, owner, justification, expires); "
+        "an expired waiver waives nothing",
+    )
+    c.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="REPORT",
+        help="a previous JSON or SARIF report: report only findings that are not in it",
+    )
     c.set_defaults(run=run)
 
 
@@ -65,10 +78,28 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.rule or []) - set(RULES))
     if unknown:
         raise InputError(f"no such rule: {', '.join(unknown)}")
+    waivers = None
+    if args.waivers:
+        from policies.waivers import load as load_waivers
+
+        waivers = load_waivers(args.waivers, RULES)
+    known = None
+    if args.baseline:
+        from policies.baseline import load as load_baseline
+
+        known = load_baseline(args.baseline)
     kind, recs = load(args.state)
     log.info("policy: %s: %d resources (%s)", args.state, len(recs), kind)
     result = evaluate(recs, config=config, only=args.rule)
     result.source = kind
+    if waivers is not None:
+        from policies.waivers import suppress
+
+        suppress(result, waivers)
+    if known is not None:
+        from policies.baseline import drop_known
+
+        drop_known(result, known)
     report = renderer(args.format)(result)
     if args.output and str(args.output) != "-":
         write(args.output, report, "--output")

@@ -49,6 +49,19 @@ def render(result: Result) -> str:
                 message=f"undetermined on {len(items)} resource(s): {items[0].reason}",
             )
             skip.text = "\n".join(f"{u.urn or '(stack)'}: {u.reason}" for u in items)
+    for f, w in result.waived:
+        # One skipped case per waived finding: CI shows the reason and the finding stays visible.
+        case = ET.SubElement(
+            suite, "testcase", classname="policies.waived", name=f"{f.rule}[{f.resource_name}]"
+        )
+        ET.SubElement(
+            case,
+            "skipped",
+            message=f"waived by {w.owner} until {w.expires}: {w.justification}",
+        ).text = f"{f.urn}: {f.message}"
+    skipped += len(result.waived)
+    suite.set("tests", str(len(result.rules) + len(result.waived)))
+    suite.set("skipped", str(skipped))
     root = ET.Element(
         "testsuites", tests=suite.get("tests", "0"), failures=str(failed), skipped=str(skipped)
     )

@@ -19,8 +19,8 @@ def render(result: Result) -> str:
         f"({s['mandatory']} mandatory, {s['advisory']} advisory violations"
         f"{', ' + str(s['undetermined']) + ' undetermined' if s['undetermined'] else ''}).",
         "",
-        "| Control | Framework | Rule | Enforcement | Result |",
-        "|---|---|---|---|---|",
+        "| Control | Framework | Requirements | Rule | Enforcement | Result |",
+        "|---|---|---|---|---|---|",
     ]
     unknown: dict[str, int] = {}
     for u in result.undetermined:
@@ -36,8 +36,10 @@ def render(result: Result) -> str:
                 "undetermined": f"*undetermined* ({unknown.get(rule.id, 0)})",
             }[outcome]
             fw = f"{control.framework} {control.version}".strip()
+            reqs = "<br>".join(r.label for r in control.refs)
             lines.append(
-                f"| {control.title} | {fw} | `{rule.id}` | {rule.enforcement} | {verdict} |"
+                f"| {control.title} | {fw} | {reqs} | `{rule.id}` | {rule.enforcement} "
+                f"| {verdict} |"
             )
     if result.findings:
         lines += ["", "## Violations", "", "| Rule | Resource | Message |", "|---|---|---|"]
@@ -57,4 +59,23 @@ def render(result: Result) -> str:
         for u in result.undetermined:
             why = u.reason.replace("|", "\\|")
             lines.append(f"| `{u.rule}` | `{u.urn or '(stack)'}` | {why} |")
+    if result.waived or result.expired_waivers:
+        lines += [
+            "",
+            "## Waivers",
+            "",
+            "| Rule | Resource | Owner | Expires | Status | Justification |",
+            "|---|---|---|---|---|---|",
+        ]
+        for f, w in result.waived + result.expired_waivers:
+            status = "expired: violation again" if (f, w) in result.expired_waivers else "waived"
+            just = w.justification.replace("|", "\\|")
+            lines.append(
+                f"| `{f.rule}` | `{f.urn}` | {w.owner} | {w.expires} | {status} | {just} |"
+            )
+    if result.unused_waivers:
+        lines += ["", "Unused waivers (match no finding): "]
+        lines += [f"- `{w.rule}` on `{w.resource}` ({w.owner})" for w in result.unused_waivers]
+    if result.baselined:
+        lines += ["", f"{len(result.baselined)} known finding(s) of the baseline not shown."]
     return "\n".join(lines) + "\n"

@@ -20,8 +20,25 @@ LEVEL = {"mandatory": "error", "advisory": "warning"}
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
 
 
+def _suppression(waiver: Any) -> dict[str, Any]:
+    """SARIF 2.1.0 suppressions: an accepted, external waiver with its justification."""
+    if waiver is None:
+        return {}
+    return {
+        "suppressions": [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": waiver.justification,
+                "properties": {"owner": waiver.owner, "expires": waiver.expires.isoformat()},
+            }
+        ]
+    }
+
+
 def render(result: Result, artifact: str = "Pulumi.yaml") -> str:
     index = {r.id: i for i, r in enumerate(result.rules)}
+    waivers = dict(result.waived)
     rules: list[dict[str, Any]] = [
         {
             "id": r.id,
@@ -36,6 +53,9 @@ def render(result: Result, artifact: str = "Pulumi.yaml") -> str:
                 "frameworks": [
                     f"{CONTROLS[c].framework}: {CONTROLS[c].title}" for c in r.frameworks
                 ],
+                "requirements": sorted(
+                    {req.label for c in r.frameworks for req in CONTROLS[c].refs}
+                ),
             },
         }
         for r in result.rules
@@ -49,8 +69,11 @@ def render(result: Result, artifact: str = "Pulumi.yaml") -> str:
             "message": {"text": f"{f.message} ({f.urn})"},
             "locations": [_location(artifact, f.urn)],
             "partialFingerprints": {"hdhPolicy/v1": f"{f.rule}:{f.urn}:{f.message}"},
+            # What `--baseline` reads back: the finding as our JSON report has it.
+            "properties": {"hdh": {"rule": f.rule, "urn": f.urn, "message": f.message}},
+            **_suppression(waivers.get(f)),
         }
-        for f in result.findings
+        for f in [*result.findings, *(f for f, _ in result.waived)]
     ]
     results += [
         {

@@ -21,6 +21,15 @@ def render(result: Result) -> str:
         lines.append("")
     for u in result.undetermined:
         lines.append(f"[undetermined] [{u.enforcement}] {u.rule}: {u.urn or '(stack)'}: {u.reason}")
+    for f, w in result.waived:
+        lines.append(f"[waived] {f.rule}: {f.urn}: {f.message}")
+        lines.append(f"    by {w.owner} until {w.expires}: {w.justification}")
+    for f, w in result.expired_waivers:
+        lines.append(f"[waiver expired] {f.rule}: {f.urn}: expired {w.expires} ({w.owner})")
+    for w in result.unused_waivers:
+        lines.append(f"[unused waiver] {w.rule}: {w.resource}: matches no finding ({w.owner})")
+    if result.baselined:
+        lines.append(f"[baseline] {len(result.baselined)} known finding(s) not shown")
     verdict = "PASSED" if s["passed"] else "FAILED"
     lines.append(
         f"{verdict}: {s['resources']} resources ({s['source']}), {s['rules']} rules, "

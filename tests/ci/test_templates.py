@@ -73,7 +73,12 @@ def test_gitlab_template_matches_gitlabs_schema() -> None:
 
 
 def test_github_workflows_match_the_schema_and_actionlint(actionlint: str) -> None:
-    assert {p.name for p in GITHUB} == {"hdh-policy.yml", "hdh-cycle.yml", "hdh-reap.yml"}
+    assert {p.name for p in GITHUB} == {
+        "hdh-policy.yml",
+        "hdh-cycle.yml",
+        "hdh-reap.yml",
+        "hdh-drift.yml",
+    }
     res = check_jsonschema("vendor.github-workflows", *GITHUB)
     assert res.returncode == 0, res.stdout + res.stderr
     lint = run_actionlint(actionlint, *GITHUB)

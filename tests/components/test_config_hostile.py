@@ -128,7 +128,7 @@ def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def _lying_profile(profiles: Path, country: str, eu: bool) -> Path:
     text = (profiles / "ovh.yaml").read_text().replace("name: ovh", "name: liar")
     text = text.replace(
-        "US-EAST-VA: {country: US, eu: false", f"US-EAST-VA: {{country: {country}, eu: {eu}"
+        "US-EAST-VA-1: {country: US, eu: false", f"US-EAST-VA-1: {{country: {country}, eu: {eu}"
     )
     path = profiles / "liar.yaml"
     path.write_text(text.replace("eu: True", "eu: true").replace("eu: False", "eu: false"))
@@ -144,7 +144,7 @@ def test_a_false_eu_claim_is_refused(profiles: Path, country: str, eu: bool, why
     with pytest.raises(ConfigErrors) as info:
         profile_module.load_profile("liar")
     (line,) = info.value.lines()
-    assert "liar.yaml: regions.US-EAST-VA.eu: claims eu: true" in line
+    assert "liar.yaml: regions.US-EAST-VA-1.eu: claims eu: true" in line
     assert why in line
 
 
@@ -153,7 +153,7 @@ def test_eu_status_comes_from_the_country_list(profiles: Path) -> None:
     text = (profiles / "ovh.yaml").read_text().replace("name: ovh", "name: quiet")
     path.write_text(text.replace(", eu: true", "").replace(", eu: false", ""))
     p = profile_module.load_profile("quiet")
-    assert "GRA11" in p.allowed_regions() and "US-EAST-VA" not in p.allowed_regions()
+    assert "GRA11" in p.allowed_regions() and "US-EAST-VA-1" not in p.allowed_regions()
 
 
 def test_a_lying_profile_stops_the_plan_with_exit_2(
@@ -165,7 +165,7 @@ def test_a_lying_profile_stops_the_plan_with_exit_2(
     path = edited_stack(lambda c: c.update({"hdh:profile": "liar", "openstack:region": "GRA11"}))
     assert hdh_cli.main(["plan", "--stack", "ovh-gra", "--stack-file", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "liar.yaml: regions.US-EAST-VA.eu: claims eu: true" in err and "Traceback" not in err
+    assert "liar.yaml: regions.US-EAST-VA-1.eu: claims eu: true" in err and "Traceback" not in err
 
 
 # ---------------------------------------------------------------- class 9: credentials
@@ -348,7 +348,7 @@ def test_powershell_utf16_stack_file_is_named_as_such(tmp_path: Path) -> None:
 def test_yaml_dates_and_booleans_stay_strings(edited_stack: Any, tmp_path: Path) -> None:
     # PyYAML's YAML 1.1 would make these a date and a boolean, crashing the model's JSON step.
     text = (ROOT / "stacks" / "Pulumi.ovh-gra.yaml").read_text()
-    text = text.replace("hdh:profile: ovh", "hdh:profile: ovh\n  hdh:classification: 2024-01-01")
+    text = text.replace("hdh:classification: synthetic", "hdh:classification: 2024-01-01")
     path = tmp_path / "Pulumi.ovh-gra.yaml"
     path.write_text(text)
     assert load_stack("ovh-gra", path).settings.classification == "2024-01-01"

@@ -16,7 +16,13 @@ import pytest
 from policies.classification import classification
 from policies.pack import RULES
 
-UNIVERSAL = {"resource-region-eu", "resource-type-refused", "classification-tag"}
+# Rules every type gets (health-data-qualified-offer: any resource tagged with a health class).
+UNIVERSAL = {
+    "resource-region-eu",
+    "resource-type-refused",
+    "classification-tag",
+    "health-data-qualified-offer",
+}
 
 
 def installed_types() -> set[str]:

@@ -114,6 +114,7 @@ def test_tiny_program_is_refused_rule_by_rule(project: ThrowawayProject) -> None
         ("secgroup-ingress-restricted", "world-ssh"),
         ("k8s-namespace-psa-restricted", "tools-ns"),
         ("secret-plaintext-state", "plain-cluster"),  # a provider input the engine keeps clear
+        ("health-data-qualified-offer", "health-net"),
     }, out[-4000:]
 
 

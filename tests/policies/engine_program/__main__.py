@@ -17,6 +17,9 @@ gra = openstack.Provider("gra", region="GRA11", auth_url="https://auth.cloud.ovh
 openstack.networking.Network("net-in-uk", opts=pulumi.ResourceOptions(provider=uk))
 eu = pulumi.ResourceOptions(provider=gra)
 openstack.blockstorage.Volume("clear-volume", size=1, volume_type="classic", opts=eu)
+# Health data on a Public Cloud region (not SecNumCloud-qualified), next to synthetic data.
+openstack.networking.Network("health-net", tags=["classification=health-pseudonymised"], opts=eu)
+openstack.networking.Network("synthetic-net", tags=["classification=synthetic"], opts=eu)
 openstack.blockstorage.Volume("luks-volume", size=1, volume_type="high-speed-luks", opts=eu)
 sg = openstack.networking.SecGroup("data-sg", opts=eu)
 openstack.networking.SecGroupRule(
