@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from localcloud import confs, daemons, netns
+from localcloud import compute, confs, daemons, netns
+from localcloud.image import KERNEL_CMDLINE, GuestImage, ensure_image, guest_packages, image_hash
 from localcloud.packages import ensure_packages, installed_versions
 from localcloud.paths import (
     AUTH_URL,
-    IMAGE_ID,
+    IMAGE_NAME,
     PROJECT,
     PUBLIC_CIDR,
     REGION,
@@ -48,6 +49,7 @@ DATABASES = (
 # the second host. Anti-affinity groups therefore take one server here.
 DEFAULT_COMPUTES = 1
 INFRA = ("epmd", "mariadb", "rabbitmq", "keystone")
+PLACEHOLDER_DIGEST = "placeholder-1"  # the fake driver's image: an empty 16 MiB LUKS container
 
 
 def run(
@@ -103,9 +105,9 @@ def _write(path: Path, text: str, mode: int = 0o600) -> None:
     path.chmod(mode)
 
 
-def configure(layout: Layout, pw: dict[str, str], computes: int) -> str:
-    """Write every config file; return a hash of them (it keys the database-sync stamp)."""
-    files = confs.render(layout, pw, computes)
+def configure(layout: Layout, pw: dict[str, str], computes: int, mode: str) -> str:
+    """Write every config file; return a hash of them (a change restarts the daemons)."""
+    files = confs.render(layout, pw, computes, mode)
     files["rabbitmq/rabbitmq.conf"] = (
         "listeners.tcp.default = 127.0.0.1:5672\nloopback_users = none\n"
         f"default_user = hdh\ndefault_pass = {pw['rabbit']}\n"
@@ -129,10 +131,23 @@ def configure(layout: Layout, pw: dict[str, str], computes: int) -> str:
         "rabbitmq",
         "swift/node/d1",
         "cinder-export",
+        "cinder-backup",
+        "nova/instances",
+        "nova-mnt",
     ):
         (layout.data / sub).mkdir(parents=True, exist_ok=True)
-    _write(layout.root / "bin" / "qemu-img", confs.QEMU_IMG_RETRY, 0o755)
-    digest.update(confs.QEMU_IMG_RETRY.encode())
+    wrappers = {
+        "qemu-img": confs.QEMU_IMG_RETRY,
+        "mount": compute.mount_wrapper(confs.SHARE, layout.data / "cinder-export"),
+    }
+    for name, text in wrappers.items():
+        _write(layout.root / "bin" / name, text, 0o755)
+        digest.update(text.encode())
+    if mode == "real":
+        for d in compute.LIBVIRT_DIRS:
+            d.mkdir(parents=True, exist_ok=True)
+        _write(compute.QEMU_CONF, compute.QEMU_CONF_TEXT, 0o644)
+        digest.update(compute.QEMU_CONF_TEXT.encode())
     _rings(layout)
     return digest.hexdigest()[:16]
 
@@ -287,7 +302,19 @@ def _syncs(layout: Layout, pw: dict[str, str]) -> None:
             fut.result()
 
 
-def _spec(layout: Layout, pw: dict[str, str], computes: int) -> str:
+def _spec(layout: Layout, pw: dict[str, str], computes: int, image: GuestImage | None) -> str:
+    """What bootstrap.py registers; `image` is the real guest image (None: the placeholder)."""
+    img: dict[str, object] = {"name": IMAGE_NAME, "digest": PLACEHOLDER_DIGEST}
+    if image is not None:
+        img = {
+            "name": IMAGE_NAME,
+            "digest": image.digest,
+            "root": str(image.root),
+            "kernel": str(image.kernel),
+            "initrd": str(image.initrd),
+            "cmdline": KERNEL_CMDLINE,
+            "min_disk": -(-image.root.stat().st_size // 2**30),
+        }
     return json.dumps(
         {
             "auth_url": AUTH_URL,
@@ -296,9 +323,8 @@ def _spec(layout: Layout, pw: dict[str, str], computes: int) -> str:
             "project": PROJECT,
             "user": USER,
             "service_users": list(SERVICE_USERS),
-            "image_id": IMAGE_ID,
-            "image_name": "Debian 12",
-            "image_file": str(_placeholder_image(layout)),
+            "image": img,
+            "work_dir": str(layout.data),
             "public_cidr": PUBLIC_CIDR,
             "qemu_img": str(layout.root / "bin" / "qemu-img"),
             "compute_hosts": confs.compute_hosts(computes),
@@ -306,44 +332,79 @@ def _spec(layout: Layout, pw: dict[str, str], computes: int) -> str:
     )
 
 
-def _placeholder_image(layout: Layout) -> Path:
-    """Where bootstrap writes the 16 MiB LUKS placeholder (the fake driver boots nothing)."""
-    return layout.data / "debian-12-placeholder.luks"
-
-
 def _bootstrap(layout: Layout, spec: str, stage: str) -> None:
     run(["/usr/bin/python3", str(BOOTSTRAP), stage], f"register {stage}", input=spec, timeout=600)
 
 
-def up(computes: int = DEFAULT_COMPUTES, *, install: bool = True) -> dict[str, str]:
-    """Bring the cloud up (idempotent); return the platform user's OS_* variables."""
+def recorded_mode(layout: Layout | None = None) -> str:
+    """The compute mode of the last `up` (the default before any)."""
+    path = (layout or Layout(state_dir())).run / "compute-mode"
+    mode = path.read_text().strip() if path.exists() else ""
+    return mode if mode in compute.MODES else compute.DEFAULT_MODE
+
+
+def up(
+    computes: int = DEFAULT_COMPUTES, *, install: bool = True, mode: str | None = None
+) -> dict[str, str]:
+    """Bring the cloud up (idempotent); return the platform user's OS_* variables.
+
+    `mode`: "real" (libvirt + QEMU guests) or "fake" (Nova's fake driver); None keeps the mode
+    of the last `up`.
+    """
     if os.geteuid() != 0:
         raise LocalCloudError("up", "must run as root (packages, namespaces, bind mount)")
     layout = Layout(state_dir())
-    names = [d.name for d in daemons.daemons(layout, computes)]
+    mode = mode or recorded_mode(layout)
+    if mode not in compute.MODES:
+        raise LocalCloudError("up", f"compute mode {mode!r}: use one of {', '.join(compute.MODES)}")
+    names = [d.name for d in daemons.daemons(layout, computes, mode)]
     ready = layout.run / "ready"  # written last: a failed `up` is finished by the next one
+    # What `ready` records: the image a finished `up` registered (a new recipe registers anew).
+    want_image = image_hash(guest_packages()) if mode == "real" else PLACEHOLDER_DIGEST
     if install:
         with Phase("packages"):
-            ensure_packages()
+            ensure_packages(real=mode == "real")
     layout.make()
     pw = load_secrets(layout)
     with Phase("configuration"):
-        digest = configure(layout, pw, computes)
+        digest = configure(layout, pw, computes, mode)
     digest_file = layout.run / "config-digest"
     unchanged = digest_file.exists() and digest_file.read_text() == digest
-    if unchanged and ready.exists() and set(daemons.running(layout)) == set(names):
-        log.info("already up: %d daemons running", len(names))
+    done = ready.exists() and ready.read_text().strip() == want_image
+    if unchanged and done and set(daemons.running(layout)) == set(names):
+        log.info("already up (%s compute): %d daemons running", mode, len(names))
         return env_vars(layout)
     ready.unlink(missing_ok=True)
+    (layout.run / "compute-mode").write_text(mode + "\n")
+    # The guest image builds (minutes, cold) while the cloud starts.
+    pool = ThreadPoolExecutor(1)
+    image = pool.submit(ensure_image) if mode == "real" else None
+    try:
+        _start(layout, pw, computes, mode, unchanged, digest)
+        with Phase("base resources" + (" and guest image" if image else "")):
+            guest = image.result() if image else None
+            _bootstrap(layout, _spec(layout, pw, computes, guest), "resources")
+    finally:
+        pool.shutdown(wait=True)
+    _write(layout.root / "clouds.yaml", clouds_yaml(env_vars(layout)))
+    ready.write_text(want_image + "\n")
+    return env_vars(layout)
+
+
+def _start(
+    layout: Layout, pw: dict[str, str], computes: int, mode: str, unchanged: bool, digest: str
+) -> None:
+    """Namespace and share, daemons in order, migrations, identity, compute hosts."""
     with Phase("network namespace and share"):
         netns.ensure(layout)
     running = daemons.running(layout)
     if running and not unchanged:
         log.info("configuration changed: restarting the %d running daemons", len(running))
+        compute.destroy_domains(running)
         daemons.stop_all(layout, daemons.strays(layout))
         running = {}
-    digest_file.write_text(digest)
-    specs = {d.name: d for d in daemons.daemons(layout, computes)}
+    (layout.run / "config-digest").write_text(digest)
+    specs = {d.name: d for d in daemons.daemons(layout, computes, mode)}
     with Phase("mariadb and rabbitmq"):
         _mariadb_init(layout)
         for name in ("epmd", "mariadb", "rabbitmq"):
@@ -360,7 +421,7 @@ def up(computes: int = DEFAULT_COMPUTES, *, install: bool = True) -> dict[str, s
         for old in layout.data.glob(".synced-*"):
             old.unlink()
         stamp.touch()
-    spec = _spec(layout, pw, computes)
+    spec = _spec(layout, pw, computes, None)
     with Phase("keystone and identity registration"):
         # Nova's conductor authenticates at start: the service users must exist first.
         if "keystone" not in running:
@@ -368,10 +429,16 @@ def up(computes: int = DEFAULT_COMPUTES, *, install: bool = True) -> dict[str, s
         daemons.wait_ready(layout, specs["keystone"])
         _bootstrap(layout, spec, "identity")
     with Phase("services"):
-        rest = [d for d in specs.values() if d.name not in INFRA]
+        # libvirt's daemons first: nova-compute connects to libvirtd as it starts.
+        rest = sorted(
+            (d for d in specs.values() if d.name not in INFRA),
+            key=lambda d: d.name not in compute.LIBVIRT_DAEMONS,
+        )
         for d in rest:
             if d.name not in running:
                 daemons.start(layout, d)
+            if d.name in compute.LIBVIRT_DAEMONS:
+                daemons.wait_ready(layout, d)
         for d in rest:
             daemons.wait_ready(layout, d)
     with Phase("compute hosts"):
@@ -386,11 +453,6 @@ def up(computes: int = DEFAULT_COMPUTES, *, install: bool = True) -> dict[str, s
             ],
             "nova discover_hosts",
         )
-    with Phase("base resources"):
-        _bootstrap(layout, spec, "resources")
-    _write(layout.root / "clouds.yaml", clouds_yaml(env_vars(layout)))
-    ready.touch()
-    return env_vars(layout)
 
 
 def _versions_hash() -> str:
@@ -403,6 +465,7 @@ def down() -> int:
     if not layout.root.exists():
         return 0
     (layout.run / "ready").unlink(missing_ok=True)
+    compute.destroy_domains(daemons.running(layout))
     strays = daemons.strays(layout)
     n = daemons.stop_all(layout, strays)
     for pid in daemons.strays(layout):  # a helper spawned while the agents were stopping

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from localcloud.compute import libvirtd_conf, nova_compute_conf, virtlogd_conf
 from localcloud.paths import AUTH_URL, REGION, Layout
 
 KEYSTONE = "http://127.0.0.1:5000"
@@ -124,7 +125,7 @@ barbican_region_name = {REGION}
 """
 
 
-def render(layout: Layout, pw: dict[str, str], computes: int) -> dict[str, str]:
+def render(layout: Layout, pw: dict[str, str], computes: int, mode: str) -> dict[str, str]:
     """Every config file, as {relative path under etc/: text}."""
     d = layout.data
     files: dict[str, str] = {}
@@ -174,14 +175,10 @@ auth_strategy = keystone
 connection = {_db(pw, "placement")}
 {_authtoken(pw, "placement")}"""
     files["nova/nova.conf"] = f"""{_common(pw, "nova", layout)}my_ip = 127.0.0.1
-compute_driver = fake.FakeDriver
 enabled_apis = osapi_compute
 osapi_compute_listen = 127.0.0.1
 osapi_compute_workers = 1
 use_neutron = true
-# The fake driver waits for no VIF event; ports of fake servers stay DOWN (no tap device).
-vif_plugging_is_fatal = false
-vif_plugging_timeout = 0
 [wsgi]
 api_paste_config = /etc/nova/api-paste.ini
 [api]
@@ -205,8 +202,10 @@ use_ipv6 = false
 {_auth(pw, "neutron", "neutron")}
 {_auth(pw, "cinder", "cinder")}os_region_name = {REGION}
 {_shared(layout, "nova")}"""
+    nova_conf = layout.etc / "nova" / "nova.conf"
     for i, host in enumerate(compute_hosts(computes), start=1):
-        files[f"nova/compute{i}.conf"] = f"[DEFAULT]\nhost = {host}\n"
+        own = layout.etc / "nova" / f"compute{i}.conf"
+        files[f"nova/compute{i}.conf"] = nova_compute_conf(layout, host, mode, [nova_conf, own])
     files["neutron/neutron.conf"] = f"""{_common(pw, "neutron", layout)}core_plugin = ml2
 service_plugins = router
 auth_strategy = keystone
@@ -290,6 +289,10 @@ enabled_backends = nfs
 api_paste_config = /etc/cinder/api-paste.ini
 rootwrap_config = {layout.etc / "cinder" / "rootwrap.conf"}
 volumes_dir = {d / "cinder" / "volumes"}
+# Backups as files in a directory (the POSIX driver): encrypted volumes are copied as they are,
+# ciphertext, and their key is cloned in Barbican for the backup.
+backup_driver = cinder.backup.drivers.posix.PosixBackupDriver
+backup_posix_path = {d / "cinder-backup"}
 [database]
 connection = {_db(pw, "cinder")}
 [nfs]
@@ -313,6 +316,9 @@ exec_dirs = {layout.root / "bin"},/sbin,/usr/sbin,/bin,/usr/bin,/usr/local/bin,/
 use_syslog = False
 """
     files.update(_swift(layout, pw))
+    if mode == "real":
+        files["libvirt/libvirtd.conf"] = libvirtd_conf(layout)
+        files["libvirt/virtlogd.conf"] = virtlogd_conf(layout)
     return files
 
 
