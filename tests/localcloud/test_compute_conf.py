@@ -1,0 +1,84 @@
+"""The compute modes' configuration and the NFS stand-in, rendered without a cloud (unit tier)."""
+
+from __future__ import annotations
+
+import configparser
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from localcloud import compute, confs
+from localcloud.paths import Layout
+
+PW = {k: "pw" for k in ("db", "rabbit", "admin", "hdh-platform", "simple_crypto_kek")} | {
+    k: "pw" for k in ("glance", "placement", "nova", "neutron", "barbican", "swift", "cinder")
+}
+
+
+def _ini(text: str) -> configparser.ConfigParser:
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read_string(text)
+    return cp
+
+
+@pytest.mark.parametrize("mode", compute.MODES)
+def test_compute_host_file_names_the_host_and_its_driver(tmp_path: Path, mode: str) -> None:
+    files = confs.render(Layout(tmp_path), PW, 1, mode)
+    own = _ini(files["nova/compute1.conf"])
+    assert own["DEFAULT"]["host"] == confs.compute_hosts(1)[0]
+    # The linuxbridge agent's host must equal Nova's, or ports cannot bind.
+    assert _ini(files["neutron/host1.conf"])["DEFAULT"]["host"] == own["DEFAULT"]["host"]
+    # The driver is chosen in the compute host's own file only: the APIs never see it.
+    assert "compute_driver" not in _ini(files["nova/nova.conf"])["DEFAULT"]
+    if mode == "fake":
+        assert own["DEFAULT"]["compute_driver"] == "fake.FakeDriver"
+        assert "libvirt/libvirtd.conf" not in files
+    else:
+        assert own["DEFAULT"]["compute_driver"] == "libvirt.LibvirtDriver"
+        assert own["libvirt"]["virt_type"] == "qemu"  # never KVM: /dev/kvm here is kvm_pvm
+        assert own["DEFAULT"]["force_config_drive"] == "true"
+        assert own["DEFAULT"]["vif_plugging_is_fatal"] == "true"
+        helper = own["nova_sys_admin"]["helper_command"]
+        assert f"PATH={tmp_path / 'bin'}:" in helper and "privsep-helper" in helper
+        assert {"libvirt/libvirtd.conf", "libvirt/virtlogd.conf"} <= set(files)
+
+
+def test_security_groups_are_enforced_by_iptables(tmp_path: Path) -> None:
+    agent = _ini(confs.render(Layout(tmp_path), PW, 1, "real")["neutron/linuxbridge_agent.ini"])
+    assert agent["securitygroup"]["enable_security_group"] == "true"
+    assert agent["securitygroup"]["firewall_driver"] == "iptables"
+
+
+def test_cinder_backs_up_to_a_directory(tmp_path: Path) -> None:
+    cinder = _ini(confs.render(Layout(tmp_path), PW, 1, "fake")["cinder/cinder.conf"])
+    assert cinder["DEFAULT"]["backup_driver"].endswith("PosixBackupDriver")
+    assert cinder["DEFAULT"]["backup_posix_path"].startswith(str(tmp_path))
+
+
+def test_qemu_runs_unconfined_as_root_without_kvm() -> None:
+    text = compute.QEMU_CONF_TEXT
+    assert 'user = "root"' in text and "namespaces = [ ]" in text
+    assert "kvm" not in text.lower()
+
+
+def _wrapper(tmp_path: Path, *args: str) -> str:
+    script = tmp_path / "mount"
+    script.write_text(compute.mount_wrapper(confs.SHARE, tmp_path / "export", real="echo"))
+    script.chmod(0o755)
+    return subprocess.run(
+        [str(script), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_mount_wrapper_binds_our_share_only(tmp_path: Path) -> None:
+    mp = str(tmp_path / "mnt")
+    assert _wrapper(tmp_path, "-t", "nfs", confs.SHARE, mp) == f"--bind {tmp_path}/export {mp}"
+    got = _wrapper(tmp_path, "-t", "nfs", "-o", "vers=4", confs.SHARE, mp)
+    assert got == f"--bind {tmp_path}/export {mp}"
+    # Any other share, type or call goes to the real mount untouched.
+    assert _wrapper(tmp_path, "-t", "nfs", "10.0.0.1:/x", mp) == f"-t nfs 10.0.0.1:/x {mp}"
+    assert _wrapper(tmp_path, "-t", "ext4", confs.SHARE, mp) == f"-t ext4 {confs.SHARE} {mp}"
+    assert _wrapper(tmp_path, "--bind", "a", "b") == "--bind a b"
+    assert _wrapper(tmp_path, "-t", "nfs", "a; touch x", mp) == f"-t nfs a; touch x {mp}"
+    assert not (tmp_path / "x").exists()
