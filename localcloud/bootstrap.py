@@ -233,8 +233,10 @@ def _image(conn: Any, spec: dict[str, Any]) -> None:
     }
     if want.get("kernel"):
         tag = f"{want['name']} {want['digest']}"
-        kernel = {"name": f"{tag} kernel", "disk_format": "aki", "container_format": "aki"}
-        ramdisk = {"name": f"{tag} initrd", "disk_format": "ari", "container_format": "ari"}
+        # Raw, not aki/ari: this Nova's deep image inspection (nova.virt.images) returns aki as
+        # the format to expect, then refuses the file qemu-img reads as raw.
+        kernel = {"name": f"{tag} kernel", "disk_format": "raw", "container_format": "bare"}
+        ramdisk = {"name": f"{tag} initrd", "disk_format": "raw", "container_format": "bare"}
         attrs |= {
             "kernel_id": _upload(conn, kernel, Path(want["kernel"])),
             "ramdisk_id": _upload(conn, ramdisk, Path(want["initrd"])),

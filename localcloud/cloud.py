@@ -144,9 +144,7 @@ def configure(layout: Layout, pw: dict[str, str], computes: int, mode: str) -> s
         _write(layout.root / "bin" / name, text, 0o755)
         digest.update(text.encode())
     if mode == "real":
-        for d in compute.LIBVIRT_DIRS:
-            d.mkdir(parents=True, exist_ok=True)
-        _write(compute.QEMU_CONF, compute.QEMU_CONF_TEXT, 0o644)
+        compute.prepare_host()
         digest.update(compute.QEMU_CONF_TEXT.encode())
     _rings(layout)
     return digest.hexdigest()[:16]

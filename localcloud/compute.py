@@ -26,6 +26,9 @@ LIBVIRT_DIRS = tuple(
     )
 )
 LIBVIRT_SOCKET = Path("/var/run/libvirt/libvirt-sock")
+# libvirt's QEMU driver resolves its built-in default user before it reads qemu.conf: the
+# account must exist even though QEMU runs as root (libvirt-daemon-system's postinst makes it).
+QEMU_USER = "libvirt-qemu"
 SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # QEMU runs as root: the state directory is under root's home (0700), out of reach of
@@ -119,6 +122,23 @@ exec {real} "$@"
 
 
 LIBVIRT_DAEMONS = ("virtlogd", "libvirtd")
+
+
+def prepare_host() -> None:
+    """libvirt's directories and qemu.conf, and the system account its QEMU driver looks up."""
+    for d in LIBVIRT_DIRS:
+        d.mkdir(parents=True, exist_ok=True)
+    if not QEMU_CONF.exists() or QEMU_CONF.read_text() != QEMU_CONF_TEXT:
+        QEMU_CONF.write_text(QEMU_CONF_TEXT)
+    if subprocess.run(["getent", "passwd", QEMU_USER], capture_output=True).returncode != 0:
+        subprocess.run(
+            [
+                *("useradd", "--system", "--user-group", "--no-create-home"),
+                *("--home-dir", "/var/lib/libvirt", "--shell", "/usr/sbin/nologin", QEMU_USER),
+            ],
+            check=True,
+            capture_output=True,
+        )
 
 
 def virsh(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -12,6 +12,7 @@ KEYSTONE = "http://127.0.0.1:5000"
 SHARE = "127.0.0.1:/hdh-local-cloud/cinder"  # the NFS share string Cinder is configured with
 PHYS_EXT = "hdhlc-ext0"  # root-namespace end of the veth pair behind physnet1 (no address)
 PEER_EXT = "hdhlc-ext1"  # the end inside the namespace, holding the public gateway address
+DHCP_CONFS = "/run/hdh-local-cloud/dhcp"  # dnsmasq's files, readable by `nobody` (see below)
 
 
 # No cache middleware: there is no memcached; symlink is what object versioning builds on.
@@ -30,6 +31,7 @@ PROXY_PIPELINE = " ".join(
 # encrypted volume creation runs exactly that, so its rootwrap finds this wrapper first: it
 # retries that one error, and passes any other failure through unchanged.
 QEMU_IMG_RETRY = """#!/bin/bash
+# hdh local cloud: Cinder's qemu-img (rootwrap and cinder-volume find this file first).
 # Cinder's NFS driver resizes a volume copied from an image with `qemu-img resize FILE <n>G`,
 # then checks the virtual size is <n> GiB. For a LUKS container (an encrypted image, copied as
 # is) qemu-img would want the key, and the virtual size is the payload after the LUKS header.
@@ -37,6 +39,19 @@ QEMU_IMG_RETRY = """#!/bin/bash
 # payload offset plus <n> GiB, so the LUKS payload is exactly the size asked for.
 magic=$(head -c 6 "$2" 2>/dev/null | od -An -tx1 | tr -d ' \\n')
 gib='^[0-9]+G$'
+# Cinder's NFS driver makes a blank encrypted volume a qcow2 file with LUKS encryption inside
+# (`create -f qcow2 -o encrypt.format=luks,encrypt.key-secret=S,...`). Nova Zed's libvirt driver
+# checks such a file with `cryptsetup isLuks` (false: it is qcow2) and then formats it with
+# `cryptsetup luksFormat`, destroying it (seen here). Make it a raw LUKS container with the same
+# secret and cipher instead: the layout of volumes copied from an encrypted image, which Cinder
+# reports as raw and Nova lets QEMU open natively.
+if [ "$1" = create ] && [ "$2" = -f ] && [ "$3" = qcow2 ] && [ "$4" = -o ] &&
+   [[ $5 == encrypt.format=luks,* ]]; then
+  opts=${5#encrypt.format=luks,}
+  opts=${opts//encrypt./}
+  shift 5
+  set -- create -f luks -o "$opts" "$@"
+fi
 if [ "$1" = resize ] && [ "$#" -eq 3 ] && [ "$magic" = 4c554b53babe ] && [[ $3 =~ $gib ]]; then
   read -r b0 b1 b2 b3 < <(od -An -j104 -N4 -tu1 "$2")
   offset=$(( ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) * 512 ))
@@ -253,9 +268,12 @@ firewall_driver = iptables
 polling_interval = 2
 """
     files["neutron/l3_agent.ini"] = "[DEFAULT]\ninterface_driver = linuxbridge\n"
-    files["neutron/dhcp_agent.ini"] = """[DEFAULT]
+    # dnsmasq drops to `nobody` and re-reads its hosts file as such: its files must be outside
+    # the state directory (0700, under root's home), or it answers no guest (DHCP never done).
+    files["neutron/dhcp_agent.ini"] = f"""[DEFAULT]
 interface_driver = linuxbridge
 dhcp_driver = neutron.agent.linux.dhcp.Dnsmasq
+dhcp_confs = {DHCP_CONFS}
 enable_isolated_metadata = false
 dnsmasq_dns_servers = 127.0.0.1
 """

@@ -82,3 +82,33 @@ def test_mount_wrapper_binds_our_share_only(tmp_path: Path) -> None:
     assert _wrapper(tmp_path, "--bind", "a", "b") == "--bind a b"
     assert _wrapper(tmp_path, "-t", "nfs", "a; touch x", mp) == f"-t nfs a; touch x {mp}"
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.cloud
+def test_blank_encrypted_volumes_become_raw_luks(tmp_path: Path) -> None:
+    # What Cinder's NFS driver runs for a blank volume of an encrypted type, through bin/qemu-img.
+    wrapper = tmp_path / "qemu-img"
+    wrapper.write_text(confs.QEMU_IMG_RETRY)
+    wrapper.chmod(0o755)
+    key = tmp_path / "key"
+    key.write_text("00" * 32)
+    vol = tmp_path / "volume"
+    opts = (
+        "encrypt.format=luks,encrypt.key-secret=sec1,encrypt.cipher-alg=aes-128,"
+        "encrypt.cipher-mode=xts,encrypt.ivgen-alg=plain64"
+    )
+    subprocess.run(
+        [str(wrapper), "create", "-f", "qcow2", "-o", opts]
+        + ["--object", f"secret,id=sec1,format=raw,file={key}", str(vol), str(2**30)],
+        check=True,
+        capture_output=True,
+    )
+    assert vol.read_bytes()[:6] == b"LUKS\xba\xbe"
+    info = subprocess.run(
+        ["qemu-img", "info", "--output=json", str(vol)], capture_output=True, text=True, check=True
+    ).stdout
+    assert '"format": "luks"' in info and '"virtual-size": 1073741824' in info
+    # Other creations pass through untouched.
+    plain = tmp_path / "plain"
+    subprocess.run([str(wrapper), "create", "-f", "qcow2", str(plain), "1M"], check=True)
+    assert plain.read_bytes()[:4] == b"QFI\xfb"
