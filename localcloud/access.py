@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import socket
 import subprocess
@@ -236,6 +237,22 @@ def libvirt_disks(domain: str) -> list[dict[str, str]]:
                 "encryption": enc.group(1) if enc else "",
             }
         )
+    return out
+
+
+def block_nodes(domain: str) -> list[dict[str, str]]:
+    """QEMU's block nodes of a running guest: driver (`luks`, `raw`, `file`) and the file."""
+    res = compute.virsh(
+        "qemu-monitor-command",
+        domain,
+        '{"execute":"query-named-block-nodes","arguments":{"flat":true}}',
+    )
+    out = []
+    for node in json.loads(res.stdout or "{}").get("return", []):
+        name = str(node.get("image", {}).get("filename", ""))
+        if name.startswith("json:"):  # a format node over a file node: {"file": {"filename"}}
+            name = json.loads(name[5:]).get("file", {}).get("filename", "")
+        out.append({"driver": str(node.get("drv", "")), "file": name})
     return out
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hardening.inventory import ssh_config
-from hdh.engine import ThrowawayProject
+from hdh.engine import ThrowawayProject, environment
 from localcloud import access
 from localcloud.paths import LocalCloudError
 
@@ -63,6 +63,26 @@ class LocalDeployment:
         self.timings: dict[str, Any] = {}
         self.destroyed = False
 
+    @classmethod
+    def resume(
+        cls, workdir: Path, env: Mapping[str, str], passphrase: str = "local-cloud-real-guests"
+    ) -> LocalDeployment:
+        """A deployment made earlier in `workdir` (kept for reruns): its stack, key, SSH access."""
+        self = cls.__new__(cls)
+        self.workdir, self.env = workdir, dict(env)
+        self.key = workdir / "deploy_ed25519"
+        self.public_key = self.key.with_suffix(".pub").read_text().strip()
+        self.project = _ExistingProject(workdir, STACK, passphrase, env)
+        self.user = str(self._stack_config().get("hdh:deployUser", "deploy"))
+        self.known_hosts = workdir / "known_hosts"
+        self.ssh_config = workdir / "ssh_config"
+        self.inventory_file = workdir / "inventory.json"
+        self.forward, self.timings, self.destroyed = None, {}, False
+        self.outputs = json.loads(self.pulumi("stack", "output", "--json", "--show-secrets"))
+        self.inventory = {}
+        self.wait_ready()
+        return self
+
     def _stack_config(self) -> dict[str, Any]:
         import yaml
 
@@ -101,8 +121,13 @@ class LocalDeployment:
             ],
         }
         self.inventory_file.write_text(json.dumps(self.inventory, indent=1))
+        # The platform's own client config (what `hdh harden` writes), plus connection sharing:
+        # every command would otherwise pay two handshakes (jump + host) under emulation.
         self.ssh_config.write_text(
             ssh_config(self.inventory, self.user, str(self.key), str(self.known_hosts), "yes")
+            + "\nHost *\n  ControlMaster auto\n"
+            + f"  ControlPath {self.workdir}/cm-%C\n  ControlPersist 600\n"
+            + "  ConnectTimeout 60\n  ServerAliveInterval 15\n"
         )
         hosts = self.inventory["hosts"]
         with ThreadPoolExecutor(len(hosts)) as pool:
@@ -139,7 +164,7 @@ class LocalDeployment:
     def _wait_ssh(self, host: str, timeout: float) -> float:
         deadline = time.monotonic() + timeout
         while True:
-            res = self.ssh(host, "true", check=False, timeout=60)
+            res = self.ssh(host, "true", check=False, timeout=120)
             if res.returncode == 0:
                 return time.time()
             if time.monotonic() > deadline:
@@ -153,7 +178,7 @@ class LocalDeployment:
         res = subprocess.run(
             [
                 *("ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes"),
-                *("-o", "ConnectTimeout=10", host, command),
+                *(host, command),
             ],
             capture_output=True,
             text=True,
@@ -170,10 +195,22 @@ class LocalDeployment:
         """The first inventory host of `role` (bastion, services, data, workspace)."""
         return next(h for h in self.inventory["hosts"] if h.get("role") == role)
 
-    def destroy(self) -> None:
-        """`pulumi destroy` (a second pass takes what the first left), forward stopped."""
+    def close(self) -> None:
+        """End the shared SSH connections and the forward to the bastion."""
+        if self.ssh_config.exists():
+            for h in self.inventory.get("hosts", []):
+                subprocess.run(
+                    ["ssh", "-F", str(self.ssh_config), "-O", "exit", h["name"]],
+                    capture_output=True,
+                    timeout=30,
+                    check=False,
+                )
         if self.forward is not None:
             self.forward.stop()
+
+    def destroy(self) -> None:
+        """`pulumi destroy` (a second pass takes what the first left), forward stopped."""
+        self.close()
         t0 = time.monotonic()
         try:
             self.pulumi("destroy", "--yes", "--skip-preview", check=False)
@@ -181,6 +218,17 @@ class LocalDeployment:
         finally:
             self.timings["pulumi_destroy_s"] = round(time.monotonic() - t0, 1)
             self.destroyed = True
+
+
+class _ExistingProject(ThrowawayProject):
+    """A ThrowawayProject made earlier: the same directory, state and passphrase, no new init."""
+
+    def __init__(self, workdir: Path, stack: str, passphrase: str, env: Mapping[str, str]):
+        import os
+
+        self.dir, self.stack = workdir / "project", stack
+        base = {**os.environ, **env, "PULUMI_CONFIG_PASSPHRASE": passphrase, "UV_OFFLINE": "1"}
+        self.env = environment(base, backend=f"file://{workdir / 'state'}")
 
 
 def _timestamp(value: str) -> float:

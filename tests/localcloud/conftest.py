@@ -6,6 +6,8 @@ Fixtures other tiers may reuse:
 - `real_deployment`: the `local` stack deployed ONCE per session on real guests, SSH ready
   (a localcloud.deployment.LocalDeployment: .ssh(host, cmd), .inventory_file, .key, .outputs,
   .timings); destroyed at the end of the session unless a test destroyed it.
+  HDH_LOCAL_DEPLOYMENT=DIR (a developer's shortcut) deploys into DIR, or resumes the deployment
+  DIR already holds, and keeps it (and the cloud) after the session unless a test destroyed it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def local_cloud() -> Iterator[dict[str, str]]:
     try:
         yield cloud.up(mode=compute_mode())
     finally:
-        cloud.down()
+        if not os.environ.get("HDH_LOCAL_DEPLOYMENT"):
+            cloud.down()
 
 
 @pytest.fixture(scope="session")
@@ -49,14 +52,24 @@ def real_deployment(
     """The `local` stack on real guests, deployed once for every test that asks for it."""
     if compute_mode() != "real":
         pytest.skip("HDH_CLOUD_COMPUTE=fake: no guest boots")
-    dep = LocalDeployment(tmp_path_factory.mktemp("local-real"), env=local_cloud)
+    keep = os.environ.get("HDH_LOCAL_DEPLOYMENT")
+    if keep and (Path(keep) / "project").is_dir():
+        kept = LocalDeployment.resume(Path(keep), env=local_cloud)
+        try:
+            yield kept
+        finally:
+            kept.close()
+        return
+    workdir = Path(keep) if keep else tmp_path_factory.mktemp("local-real")
+    dep = LocalDeployment(workdir, env=local_cloud)
     try:
         dep.up()
         log.info("real deployment timings: %s", json.dumps(dep.timings))
         yield dep
     finally:
-        if not dep.destroyed:
+        if not dep.destroyed and not keep:
             dep.destroy()
+        dep.close()
 
 
 def probe(env: dict[str, str], check: str, *args: str, timeout: float = 600) -> dict[str, Any]:

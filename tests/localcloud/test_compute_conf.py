@@ -98,8 +98,10 @@ def test_blank_encrypted_volumes_become_raw_luks(tmp_path: Path) -> None:
         "encrypt.cipher-mode=xts,encrypt.ivgen-alg=plain64"
     )
     subprocess.run(
-        [str(wrapper), "create", "-f", "qcow2", "-o", opts]
-        + ["--object", f"secret,id=sec1,format=raw,file={key}", str(vol), str(2**30)],
+        [
+            *(str(wrapper), "create", "-f", "qcow2", "-o", opts),
+            *("--object", f"secret,id=sec1,format=raw,file={key}", str(vol), str(2**30)),
+        ],
         check=True,
         capture_output=True,
     )
