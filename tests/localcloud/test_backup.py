@@ -75,9 +75,12 @@ def test_backup_and_restore_of_a_luks_volume(local_cloud: dict[str, str], tmp_pa
         files = [p for p in (Layout(state_dir()).data / "cinder-backup").rglob("*") if p.is_file()]
         assert files, "no backup file on the backup directory"
         assert not any(plain_text_in(p, bytes([PATTERN]) * 4096) for p in files)
-        restored = conn.block_storage.restore_backup(backup, name="hdh-restored-test")
-        new = conn.block_storage.get_volume(restored["volume_id"])
+        # Into a new volume of the same encrypted type (a restore without a volume would make
+        # one of the default type, which Cinder refuses for an encrypted backup).
+        new = conn.block_storage.create_volume(name="hdh-restored-test", size=1, volume_type="luks")
         made.append(new)
+        new = _wait(lambda: conn.block_storage.get_volume(new.id), "available")
+        conn.block_storage.restore_backup(backup, volume_id=new.id)
         new = _wait(lambda: conn.block_storage.get_volume(new.id), "available")
         assert (new.volume_type, new.is_encrypted) == ("luks", True)
         new_key_id, new_key = _key(conn, new.id)
