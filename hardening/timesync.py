@@ -6,10 +6,10 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from hardening import ops
-from hardening.common import settings
+from hardening.common import DROP_IN_PREFIX, settings
 
-SOURCES = "/etc/chrony/sources.d/hdh-anssi.sources"
-CONF = "/etc/chrony/conf.d/hdh-anssi.conf"
+SOURCES = f"/etc/chrony/sources.d/{DROP_IN_PREFIX}.sources"
+CONF = f"/etc/chrony/conf.d/{DROP_IN_PREFIX}.conf"
 
 
 @deploy("Time synchronisation (R71)")
