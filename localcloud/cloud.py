@@ -6,16 +6,12 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import subprocess
-import time
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from localcloud import compute, confs, daemons, netns
+from localcloud import compute, confs, daemons, netns, state_init, wrappers
 from localcloud.image import KERNEL_CMDLINE, GuestImage, ensure_image, guest_packages, image_hash
-from localcloud.packages import ensure_packages, installed_versions
+from localcloud.packages import ensure_packages
 from localcloud.paths import (
     AUTH_URL,
     IMAGE_NAME,
@@ -29,73 +25,17 @@ from localcloud.paths import (
     load_secrets,
     state_dir,
 )
+from localcloud.shell import Phase, run
 
 log = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
-DATABASES = (
-    "keystone",
-    "glance",
-    "placement",
-    "nova_api",
-    "nova",
-    "nova_cell0",
-    "neutron",
-    "barbican",
-    "cinder",
-)
 # One fake compute host: a second linuxbridge agent on the same kernel races the first over the
 # same vxlan devices and dies ("Network interface vxlan-1 not found"), so ports cannot bind on
 # the second host. Anti-affinity groups therefore take one server here.
 DEFAULT_COMPUTES = 1
 INFRA = ("epmd", "mariadb", "rabbitmq", "keystone")
 PLACEHOLDER_DIGEST = "placeholder-1"  # the fake driver's image: an empty 16 MiB LUKS container
-
-
-def run(
-    cmd: Sequence[str | os.PathLike[str]],
-    step: str,
-    *,
-    timeout: float = 600,
-    env: dict[str, str] | None = None,
-    input: str | None = None,
-) -> str:
-    """Run a command to completion; a failure is a LocalCloudError naming the step."""
-    argv = [str(c) for c in cmd]
-    log.debug("%s: %s", step, " ".join(argv))
-    try:
-        res = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input,
-            env={**os.environ, **(env or {})},
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise LocalCloudError(step, f"{argv[0]} not found") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise LocalCloudError(step, f"{argv[0]} timed out after {timeout:.0f} s") from exc
-    if res.returncode != 0:
-        tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-12:])
-        raise LocalCloudError(step, f"{argv[0]} exited {res.returncode}: {tail}")
-    return res.stdout
-
-
-class Phase:
-    """Log one line per phase with its elapsed time."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __enter__(self) -> Phase:
-        self.t0 = time.monotonic()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
-            log.info("%s: %.1f s", self.name, time.monotonic() - self.t0)
 
 
 def _write(path: Path, text: str, mode: int = 0o600) -> None:
@@ -136,168 +76,18 @@ def configure(layout: Layout, pw: dict[str, str], computes: int, mode: str) -> s
         "nova-mnt",
     ):
         (layout.data / sub).mkdir(parents=True, exist_ok=True)
-    wrappers = {
-        "qemu-img": confs.QEMU_IMG_RETRY,
-        "mount": compute.mount_wrapper(confs.SHARE, layout.data / "cinder-export"),
+    stand_ins = {
+        "qemu-img": wrappers.QEMU_IMG,
+        "mount": wrappers.mount(confs.SHARE, layout.data / "cinder-export"),
     }
-    for name, text in wrappers.items():
+    for name, text in stand_ins.items():
         _write(layout.root / "bin" / name, text, 0o755)
         digest.update(text.encode())
     if mode == "real":
         compute.prepare_host()
         digest.update(compute.QEMU_CONF_TEXT.encode())
-    _rings(layout)
+    state_init.rings(layout)
     return digest.hexdigest()[:16]
-
-
-def _rings(layout: Layout) -> None:
-    """One-node Swift rings: part power 8, one replica, one device on a directory."""
-    sw = layout.etc / "swift"
-    for kind, port in (("account", 6202), ("container", 6201), ("object", 6200)):
-        if (sw / f"{kind}.ring.gz").exists():
-            continue
-        builder = str(sw / f"{kind}.builder")
-        run(["swift-ring-builder", builder, "create", "8", "1", "1"], f"ring {kind}")
-        run(
-            [
-                "swift-ring-builder",
-                builder,
-                "add",
-                "--region",
-                "1",
-                "--zone",
-                "1",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--device",
-                "d1",
-                "--weight",
-                "100",
-            ],
-            f"ring {kind}",
-        )
-        run(["swift-ring-builder", builder, "rebalance"], f"ring {kind}")
-    # Swift reads its hash suffix from /etc/swift/swift.conf only (a fixed path in swift.common);
-    # the package's file with its placeholder suffix serves a throwaway one-node cluster.
-    shutil.copy("/etc/swift/swift.conf", sw / "swift.conf")
-
-
-def _mariadb_init(layout: Layout) -> None:
-    datadir = layout.data / "mysql"
-    if (datadir / "mysql").is_dir():
-        return
-    datadir.mkdir(parents=True, exist_ok=True)
-    run(
-        [
-            "mariadb-install-db",
-            "--no-defaults",
-            f"--datadir={datadir}",
-            "--user=root",
-            "--auth-root-authentication-method=socket",
-            "--skip-test-db",
-        ],
-        "mariadb init",
-    )
-
-
-def _databases(layout: Layout, pw: dict[str, str]) -> None:
-    sql = "".join(f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8;" for db in DATABASES)
-    sql += (
-        f"CREATE USER IF NOT EXISTS 'hdh'@'127.0.0.1' IDENTIFIED BY '{pw['db']}';"
-        f"ALTER USER 'hdh'@'127.0.0.1' IDENTIFIED BY '{pw['db']}';"
-        "GRANT ALL PRIVILEGES ON *.* TO 'hdh'@'127.0.0.1'; FLUSH PRIVILEGES;"
-    )
-    run(
-        ["mariadb", "--no-defaults", f"--socket={layout.run / 'mysqld.sock'}", "-uroot"],
-        "databases",
-        input=sql,
-    )
-
-
-def _syncs(layout: Layout, pw: dict[str, str]) -> None:
-    """Schema migrations of every service, in parallel (each service's chain in order)."""
-    e = layout.etc
-    ks = ["keystone-manage", "--config-file", str(e / "keystone" / "keystone.conf")]
-    nm = ["nova-manage", "--config-file", str(e / "nova" / "nova.conf")]
-    owner = ["--keystone-user", "root", "--keystone-group", "root"]
-
-    def keystone() -> None:
-        run([*ks, "db_sync"], "keystone db_sync")
-        run([*ks, "fernet_setup", *owner], "keystone fernet_setup")
-        run([*ks, "credential_setup", *owner], "keystone credential_setup")
-        run(
-            [
-                *ks,
-                "bootstrap",
-                "--bootstrap-password",
-                pw["admin"],
-                "--bootstrap-admin-url",
-                AUTH_URL,
-                "--bootstrap-internal-url",
-                AUTH_URL,
-                "--bootstrap-public-url",
-                AUTH_URL,
-                "--bootstrap-region-id",
-                REGION,
-            ],
-            "keystone bootstrap",
-        )
-
-    def nova() -> None:
-        run([*nm, "api_db", "sync"], "nova api_db sync")
-        run(
-            [
-                *nm,
-                "cell_v2",
-                "map_cell0",
-                "--database_connection",
-                f"mysql+pymysql://hdh:{pw['db']}@127.0.0.1:3306/nova_cell0?charset=utf8",
-            ],
-            "nova map_cell0",
-        )
-        if " cell1 " not in run([*nm, "cell_v2", "list_cells"], "nova list_cells"):
-            run([*nm, "cell_v2", "create_cell", "--name", "cell1"], "nova create_cell")
-        run([*nm, "db", "sync"], "nova db sync")
-
-    jobs: list[Callable[[], object]] = [
-        keystone,
-        nova,
-        lambda: run(
-            ["glance-manage", "--config-file", str(e / "glance" / "glance-api.conf"), "db_sync"],
-            "glance db_sync",
-        ),
-        lambda: run(
-            [
-                "placement-manage",
-                "--config-file",
-                str(e / "placement" / "placement.conf"),
-                "db",
-                "sync",
-            ],
-            "placement db sync",
-        ),
-        lambda: run(
-            [
-                "neutron-db-manage",
-                "--config-file",
-                str(e / "neutron" / "neutron.conf"),
-                "--config-file",
-                str(e / "neutron" / "ml2_conf.ini"),
-                "upgrade",
-                "heads",
-            ],
-            "neutron db upgrade",
-        ),
-        lambda: run(
-            ["cinder-manage", "--config-file", str(e / "cinder" / "cinder.conf"), "db", "sync"],
-            "cinder db sync",
-        ),
-    ]
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        for fut in [pool.submit(j) for j in jobs]:
-            fut.result()
 
 
 def _spec(layout: Layout, pw: dict[str, str], computes: int, image: GuestImage | None) -> str:
@@ -404,21 +194,15 @@ def _start(
     (layout.run / "config-digest").write_text(digest)
     specs = {d.name: d for d in daemons.daemons(layout, computes, mode)}
     with Phase("mariadb and rabbitmq"):
-        _mariadb_init(layout)
+        state_init.mariadb_init(layout)
         for name in ("epmd", "mariadb", "rabbitmq"):
             if name not in running:
                 daemons.start(layout, specs[name])
         for name in ("epmd", "mariadb", "rabbitmq"):
             daemons.wait_ready(layout, specs[name])
-        _databases(layout, pw)
+        state_init.databases(layout, pw)
     # Migrations depend on the installed versions, not on the configuration.
-    stamp = layout.data / f".synced-{_versions_hash()}"
-    if not stamp.exists():
-        with Phase("database migrations"):
-            _syncs(layout, pw)
-        for old in layout.data.glob(".synced-*"):
-            old.unlink()
-        stamp.touch()
+    state_init.migrate(layout, pw)
     spec = _spec(layout, pw, computes, None)
     with Phase("keystone and identity registration"):
         # Nova's conductor authenticates at start: the service users must exist first.
@@ -451,10 +235,6 @@ def _start(
             ],
             "nova discover_hosts",
         )
-
-
-def _versions_hash() -> str:
-    return hashlib.sha256(json.dumps(installed_versions()).encode()).hexdigest()[:12]
 
 
 def down() -> int:

@@ -104,23 +104,6 @@ def virtlogd_conf(layout: Layout) -> str:
     return f'log_outputs = "3:file:{layout.log / "virtlogd-detail.log"}"\n'
 
 
-def mount_wrapper(share: str, export: Path, real: str = "/bin/mount") -> str:
-    """`mount` for Nova's privileged helper: an NFS mount of our share becomes a bind mount."""
-    return f"""#!/bin/sh
-# hdh local cloud: this kernel has no NFS client. Nova (and os-brick) mount Cinder's share with
-# `mount -t nfs [OPTIONS] {share} MOUNTPOINT`; that one share is the directory
-# {export} here, bind-mounted instead. Anything else goes to the real mount.
-if [ "$1" = -t ] && [ "$2" = nfs ] && [ "$#" -ge 4 ]; then
-  eval "mp=\\${{$#}}"
-  eval "src=\\${{$(($# - 1))}}"
-  if [ "$src" = "{share}" ]; then
-    exec {real} --bind "{export}" "$mp"
-  fi
-fi
-exec {real} "$@"
-"""
-
-
 LIBVIRT_DAEMONS = ("virtlogd", "libvirtd")
 
 

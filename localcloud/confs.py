@@ -25,50 +25,6 @@ PROXY_PIPELINE = " ".join(
 )
 
 
-# qemu-img sizes LUKS key slots by timing PBKDF2 iterations against the thread's CPU time; this
-# VM's kernel accounts it coarsely, and about one run in three fails with "Unable to get accurate
-# CPU usage" (measured: the same command from Python's subprocess, 1 failure in 3). Cinder's
-# encrypted volume creation runs exactly that, so its rootwrap finds this wrapper first: it
-# retries that one error, and passes any other failure through unchanged.
-QEMU_IMG_RETRY = """#!/bin/bash
-# hdh local cloud: Cinder's qemu-img (rootwrap and cinder-volume find this file first).
-# Cinder's NFS driver resizes a volume copied from an image with `qemu-img resize FILE <n>G`,
-# then checks the virtual size is <n> GiB. For a LUKS container (an encrypted image, copied as
-# is) qemu-img would want the key, and the virtual size is the payload after the LUKS header.
-# Cinder treats LUKS images as raw (cinder.image.image_utils): resize the file as raw to the
-# payload offset plus <n> GiB, so the LUKS payload is exactly the size asked for.
-magic=$(head -c 6 "$2" 2>/dev/null | od -An -tx1 | tr -d ' \\n')
-gib='^[0-9]+G$'
-# Cinder's NFS driver makes a blank encrypted volume a qcow2 file with LUKS encryption inside
-# (`create -f qcow2 -o encrypt.format=luks,encrypt.key-secret=S,...`). Nova Zed's libvirt driver
-# checks such a file with `cryptsetup isLuks` (false: it is qcow2) and then formats it with
-# `cryptsetup luksFormat`, destroying it (seen here). Make it a raw LUKS container with the same
-# secret and cipher instead: the layout of volumes copied from an encrypted image, which Cinder
-# reports as raw and Nova lets QEMU open natively.
-if [ "$1" = create ] && [ "$2" = -f ] && [ "$3" = qcow2 ] && [ "$4" = -o ] &&
-   [[ $5 == encrypt.format=luks,* ]]; then
-  opts=${5#encrypt.format=luks,}
-  opts=${opts//encrypt./}
-  shift 5
-  set -- create -f luks -o "$opts" "$@"
-fi
-if [ "$1" = resize ] && [ "$#" -eq 3 ] && [ "$magic" = 4c554b53babe ] && [[ $3 =~ $gib ]]; then
-  read -r b0 b1 b2 b3 < <(od -An -j104 -N4 -tu1 "$2")
-  offset=$(( ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) * 512 ))
-  set -- resize -f raw "$2" $(( ${3%G} * 1073741824 + offset ))
-fi
-for try in 1 2 3 4 5 6 7 8; do
-  { err=$(/usr/bin/qemu-img "$@" 2>&1 1>&3 3>&-); } 3>&1
-  rc=$?
-  [ "$rc" -eq 0 ] && { [ -n "$err" ] && echo "$err" >&2; exit 0; }
-  case "$err" in *"Unable to get accurate CPU usage"*) continue ;; esac
-  break
-done
-echo "$err" >&2
-exit "$rc"
-"""
-
-
 def share_mount_point(layout: Layout) -> Path:
     """Where Cinder's NFS driver expects the share: `<base>/<md5 of the share string>`."""
     return layout.data / "cinder-mnt" / hashlib.md5(SHARE.encode()).hexdigest()
@@ -329,7 +285,7 @@ max_over_subscription_ratio = 50
 {_service_user(pw, "cinder")}
 {_auth(pw, "nova", "nova")}{_shared(layout, "cinder")}"""
     files["cinder/nfs_shares"] = SHARE + "\n"
-    # Our bin/ first: its qemu-img retries one kernel-accounting flake (see QEMU_IMG_RETRY).
+    # Our bin/ first: its qemu-img is the stand-in of localcloud/wrappers.py.
     files["cinder/rootwrap.conf"] = f"""[DEFAULT]
 filters_path = /etc/cinder/rootwrap.d
 exec_dirs = {layout.root / "bin"},/sbin,/usr/sbin,/bin,/usr/bin,/usr/local/bin,/usr/local/sbin

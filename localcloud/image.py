@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from ground.paths import cache_dir
 from localcloud.paths import LocalCloudError
+from localcloud.shell import run
 from testbed.image import MIRRORS, SUITE, _write_kernel, read_packages
 from testbed.paths import locked
 
@@ -185,20 +185,6 @@ def _setup_hook() -> str:
     return SETUP_HOOK.replace("@MODULES@", " ".join(INITRD_MODULES))
 
 
-def _run(argv: list[str | Path], step: str, timeout: float = 600) -> None:
-    try:
-        res = subprocess.run(
-            [str(a) for a in argv], capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except FileNotFoundError as exc:
-        raise LocalCloudError(f"guest image: {step}", f"{argv[0]} not found") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise LocalCloudError(f"guest image: {step}", f"timed out after {timeout:.0f} s") from exc
-    if res.returncode != 0:
-        tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-15:])
-        raise LocalCloudError(f"guest image: {step}", f"{argv[0]} exited {res.returncode}: {tail}")
-
-
 def _build(packages: list[str], final: Path) -> None:
     t0 = time.monotonic()
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -210,7 +196,7 @@ def _build(packages: list[str], final: Path) -> None:
         (hooks / "setup.sh").write_text(_setup_hook())
         (hooks / "customize.sh").write_text(CUSTOMIZE_HOOK)
         log.info("guest image %s: mmdebstrap %s (%d packages)", final.name, SUITE, len(packages))
-        _run(
+        run(
             [
                 "mmdebstrap",
                 "--mode=root",
@@ -226,7 +212,7 @@ def _build(packages: list[str], final: Path) -> None:
                 str(rootfs),
                 *MIRRORS,
             ],
-            "mmdebstrap",
+            "guest image: mmdebstrap",
             timeout=3600,
         )
         log.info("guest image %s: root filesystem in %.0f s", final.name, time.monotonic() - t0)
@@ -257,13 +243,16 @@ def _build(packages: list[str], final: Path) -> None:
 
 def _mke2fs(rootfs: Path, out: Path, size: str) -> None:
     out.unlink(missing_ok=True)
-    _run(["mke2fs", "-q", "-t", "ext4", "-L", "hdh-root", "-d", rootfs, "-F", out, size], "mke2fs")
+    run(
+        ["mke2fs", "-q", "-t", "ext4", "-L", "hdh-root", "-d", rootfs, "-F", out, size],
+        "guest image: mke2fs",
+    )
 
 
 def _warm_up(img: GuestImage, rootfs: Path) -> None:
     """Boot the image once (no network, cloud-init off) and copy WARMUP_KEEP back into rootfs."""
     console = img.path / "warmup-console.log"
-    _run(
+    run(
         [
             *("qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-smp", "1", "-no-reboot"),
             *("-display", "none", "-nodefaults", "-no-user-config", "-nic", "none"),
@@ -271,12 +260,12 @@ def _warm_up(img: GuestImage, rootfs: Path) -> None:
             *("-append", WARMUP_CMDLINE, "-device", "virtio-rng-pci"),
             *("-drive", f"file={img.root},if=virtio,format=raw,cache=unsafe"),
         ],
-        "warm-up boot",
+        "guest image: warm-up boot",
         timeout=900,
     )
     keep = rootfs / WARMUP_KEEP.lstrip("/")
     shutil.rmtree(keep, ignore_errors=True)
-    _run(["debugfs", "-R", f"rdump {WARMUP_KEEP} {keep.parent}", img.root], "warm-up copy")
+    run(["debugfs", "-R", f"rdump {WARMUP_KEEP} {keep.parent}", img.root], "guest image: warm-up")
     if not any(keep.glob("*/*")):
         tail = console.read_text(errors="replace")[-2000:] if console.exists() else ""
         raise LocalCloudError("guest image", f"warm-up boot left no {WARMUP_KEEP}:\n{tail}")

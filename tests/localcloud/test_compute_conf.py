@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud import compute, confs
+from localcloud import compute, confs, wrappers
 from localcloud.paths import Layout
 
 PW = {k: "pw" for k in ("db", "rabbit", "admin", "hdh-platform", "simple_crypto_kek")} | {
@@ -64,7 +64,7 @@ def test_qemu_runs_unconfined_as_root_without_kvm() -> None:
 
 def _wrapper(tmp_path: Path, *args: str) -> str:
     script = tmp_path / "mount"
-    script.write_text(compute.mount_wrapper(confs.SHARE, tmp_path / "export", real="echo"))
+    script.write_text(wrappers.mount(confs.SHARE, tmp_path / "export", real="echo"))
     script.chmod(0o755)
     return subprocess.run(
         [str(script), *args], capture_output=True, text=True, check=True
@@ -88,7 +88,7 @@ def test_mount_wrapper_binds_our_share_only(tmp_path: Path) -> None:
 def test_blank_encrypted_volumes_become_raw_luks(tmp_path: Path) -> None:
     # What Cinder's NFS driver runs for a blank volume of an encrypted type, through bin/qemu-img.
     wrapper = tmp_path / "qemu-img"
-    wrapper.write_text(confs.QEMU_IMG_RETRY)
+    wrapper.write_text(wrappers.QEMU_IMG)
     wrapper.chmod(0o755)
     key = tmp_path / "key"
     key.write_text("00" * 32)
