@@ -108,7 +108,7 @@ class LocalDeployment:
     def wait_ready(self, timeout: float = SSH_TIMEOUT) -> None:
         """Known hosts from the consoles, the forward to the bastion, SSH on every host."""
         inv = self.outputs["inventory"]
-        servers = _servers(self.env)
+        servers = launch_times(self.env)
         fip = inv["bastion"]["address"]
         if self.forward is None or not self.forward.running:
             self.forward = access.BastionForward(fip).start()
@@ -134,7 +134,7 @@ class LocalDeployment:
             keys = dict(
                 zip(
                     [h["name"] for h in hosts],
-                    pool.map(lambda h: _console_keys(self.env, h["name"], timeout), hosts),
+                    pool.map(lambda h: console_host_keys(self.env, h["name"], timeout), hosts),
                     strict=True,
                 )
             )
@@ -235,7 +235,8 @@ def _timestamp(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def _conn(env: Mapping[str, str]) -> Any:
+def connect(env: Mapping[str, str]) -> Any:
+    """An openstacksdk connection from OS_* variables (cloud.env_vars() or cloud.admin_env())."""
     import openstack
 
     return openstack.connect(
@@ -249,10 +250,10 @@ def _conn(env: Mapping[str, str]) -> Any:
     )
 
 
-def _servers(env: Mapping[str, str]) -> dict[str, dict[str, float]]:
+def launch_times(env: Mapping[str, str]) -> dict[str, dict[str, float]]:
     """{server name: created and launched (ACTIVE) times} as Nova recorded them."""
     out = {}
-    for s in _conn(env).compute.servers():
+    for s in connect(env).compute.servers():
         if s.launched_at:
             out[s.name] = {
                 "created": _timestamp(s.created_at),
@@ -261,9 +262,9 @@ def _servers(env: Mapping[str, str]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _console_keys(env: Mapping[str, str], name: str, timeout: float) -> list[str]:
+def console_host_keys(env: Mapping[str, str], name: str, timeout: float = SSH_TIMEOUT) -> list[str]:
     """The host keys cloud-init printed on `name`'s console (waits for them)."""
-    conn = _conn(env)
+    conn = connect(env)
     server = conn.compute.find_server(name, ignore_missing=False)
     deadline = time.monotonic() + timeout
     while True:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from localcloud.access import plain_text_in
-from localcloud.deployment import _conn
+from localcloud.deployment import connect
 from localcloud.paths import Layout, state_dir
 from tests.localcloud.conftest import probe
 
@@ -60,7 +60,7 @@ def _qemu_io(volume_id: str, key: bytes, command: str, tmp: Path) -> subprocess.
 
 
 def test_backup_and_restore_of_a_luks_volume(local_cloud: dict[str, str], tmp_path: Path) -> None:
-    conn = _conn(local_cloud)
+    conn = connect(local_cloud)
     vol = conn.block_storage.create_volume(name="hdh-backup-test", size=1, volume_type="luks")
     made: list[Any] = [vol]
     backup = None

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from localcloud import access, cloud
-from localcloud.deployment import LocalDeployment, _conn
+from localcloud.deployment import LocalDeployment, connect
 from localcloud.paths import ADMIN_SOURCE, PUBLIC_CIDR, Layout, state_dir
 from tests.localcloud.test_pulumi_local import assert_nothing_left
 
@@ -31,7 +31,7 @@ def _attachments(dep: LocalDeployment) -> list[dict[str, Any]]:
 def _servers(dep: LocalDeployment) -> dict[str, Any]:
     """The stack's servers as the admin sees them (libvirt's instance_name is admin-only)."""
     names = {h["name"] for h in dep.inventory["hosts"]}
-    conn = _conn(cloud.admin_env())
+    conn = connect(cloud.admin_env())
     return {s.name: s for s in conn.compute.servers(all_projects=True) if s.name in names}
 
 
@@ -159,7 +159,7 @@ def test_security_groups_are_enforced(real_deployment: LocalDeployment) -> None:
     assert access.probe_tcp(fip, 22, source=OUTSIDE) == "timeout"  # not in hdh:adminCidrs
     assert access.probe_tcp(fip, LISTEN, source=ADMIN_SOURCE) == "timeout"
     # Even routed straight at the tier networks through the edge router, no other host answers.
-    conn = _conn(dep.env)
+    conn = connect(dep.env)
     edge = next(r for r in conn.network.routers() if r.external_gateway_info)
     gateway = edge.external_gateway_info["external_fixed_ips"][0]["ip_address"]
     with (
