@@ -83,6 +83,9 @@ def configure(layout: Layout, pw: dict[str, str], computes: int, mode: str) -> s
     for name, text in stand_ins.items():
         _write(layout.root / "bin" / name, text, 0o755)
         digest.update(text.encode())
+    # libvirtd's PATH has its own directory: it must not find the other stand-ins.
+    _write(compute.emulator_dir(layout) / "qemu-system-x86_64", wrappers.QEMU_SYSTEM, 0o755)
+    digest.update(wrappers.QEMU_SYSTEM.encode())
     if mode == "real":
         compute.prepare_host()
         digest.update(compute.QEMU_CONF_TEXT.encode())

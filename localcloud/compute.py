@@ -107,6 +107,11 @@ def virtlogd_conf(layout: Layout) -> str:
 LIBVIRT_DAEMONS = ("virtlogd", "libvirtd")
 
 
+def emulator_dir(layout: Layout) -> Path:
+    """libvirtd's first PATH entry: the QEMU it runs (localcloud/wrappers.py QEMU_SYSTEM)."""
+    return layout.root / "bin" / "emulator"
+
+
 def prepare_host() -> None:
     """libvirt's directories and qemu.conf, and the system account its QEMU driver looks up."""
     for d in LIBVIRT_DIRS:

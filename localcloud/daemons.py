@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localcloud.compute import DEFAULT_MODE, LIBVIRT_SOCKET, SYS_PATH
+from localcloud.compute import DEFAULT_MODE, LIBVIRT_SOCKET, SYS_PATH, emulator_dir
 from localcloud.confs import compute_hosts
 from localcloud.paths import Layout, LocalCloudError
 from testbed.proc import alive, proc_start_time
@@ -146,6 +146,7 @@ def daemons(layout: Layout, computes: int, mode: str = DEFAULT_MODE) -> list[Dae
             Daemon(
                 "libvirtd",
                 ["libvirtd", "--config", str(lv / "libvirtd.conf")],
+                env={"PATH": f"{emulator_dir(layout)}:{SYS_PATH}"},
                 socket=LIBVIRT_SOCKET,
             ),
         ]

@@ -114,3 +114,21 @@ def test_blank_encrypted_volumes_become_raw_luks(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     subprocess.run([str(wrapper), "create", "-f", "qcow2", str(plain), "1M"], check=True)
     assert plain.read_bytes()[:4] == b"QFI\xfb"
+
+
+def test_emulator_caps_the_translation_cache_only(tmp_path: Path) -> None:
+    script = tmp_path / "qemu"
+    script.write_text(wrappers.QEMU_SYSTEM.replace("exec /usr/bin/qemu-system-x86_64", "echo"))
+    script.chmod(0o755)
+
+    def run(*args: str) -> str:
+        return subprocess.run([str(script), *args], capture_output=True, text=True).stdout.strip()
+
+    size = wrappers.TB_SIZE_MIB
+    assert (
+        run("-name", "x", "-accel", "tcg", "-m", "512")
+        == f"-name x -accel tcg,tb-size={size} -m 512"
+    )
+    assert run("-machine", "none,accel=kvm:tcg") == "-machine none,accel=kvm:tcg"  # libvirt's probe
+    assert run("-accel", "kvm") == "-accel kvm"
+    assert run("-append", "tcg", "a b") == "-append tcg a b"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from localcloud import access, cloud
+from localcloud import access, cloud, wrappers
 from localcloud.deployment import LocalDeployment, connect
 from localcloud.paths import ADMIN_SOURCE, PUBLIC_CIDR, Layout, state_dir
 from tests.localcloud.test_pulumi_local import assert_nothing_left
@@ -91,7 +91,9 @@ def test_boot_and_data_volumes_are_luks_opened_by_qemu(real_deployment: LocalDep
         nodes = access.block_nodes(domain)
         luks = {n["file"] for n in nodes if n["driver"] == "luks"}
         assert luks == {d["source"] for d in disks}, nodes
-        assert '"driver":"luks","key-secret"' in access.qemu_cmdline(qemu[domain])
+        cmdline = access.qemu_cmdline(qemu[domain])
+        assert '"driver":"luks","key-secret"' in cmdline
+        assert f"-accel tcg,tb-size={wrappers.TB_SIZE_MIB} " in cmdline  # software emulation
     assert not list(Path("/dev/mapper").glob("crypt-*"))
 
 
