@@ -1,15 +1,20 @@
-"""Local cloud benchmark: `up` cold and warm, memory of the whole cloud, pulumi up/destroy times.
+"""Local cloud benchmark: `up` cold and warm, memory, pulumi up/destroy, real guests' boot times.
 
-    uv run python -m benchmarks.local_cloud [--cold] [--bubbles 1,10,50]
+    uv run python -m benchmarks.local_cloud [--cold] [--compute real|fake] [--bubbles 1,10,50]
+                                            [--guests]
 
 Cold wipes the state directory first (packages stay installed: their install time is reported by
-`up` as the `packages` phase on a fresh machine); warm is `down` then `up` on the kept state.
-Memory is summed over every process in the daemons' process groups (RSS and PSS). Root only.
+`up` as the `packages` phase on a fresh machine; the guest image cache is kept); warm is `down`
+then `up` on the kept state. Memory is summed over every process in the daemons' process groups
+(RSS and PSS). `--guests` (real compute) deploys the `local` stack once on real guests: `pulumi
+up`/`destroy`, per instance the time to ACTIVE (Nova's created -> launched) and from launch to
+SSH through the bastion, the memory of each guest's QEMU and of the cloud with them. Root only.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -19,7 +24,8 @@ import time
 from pathlib import Path
 
 from hdh.engine import ThrowawayProject
-from localcloud import cloud, daemons
+from localcloud import access, cloud, compute, daemons
+from localcloud.deployment import LocalDeployment
 from localcloud.paths import Layout, state_dir
 
 
@@ -70,25 +76,58 @@ def pulumi_times(bubbles: int, env: dict[str, str]) -> dict[str, float]:
         return {"up_s": up, "destroy_s": destroy}
 
 
+def guests(env: dict[str, str]) -> dict[str, object]:
+    """The `local` stack on real guests: up, SSH on every host, memory, destroy."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dep = LocalDeployment(Path(tmp), env=env)
+        print("real guests: pulumi up and SSH ...", file=sys.stderr)
+        try:
+            dep.up()
+            qemu = access.qemu_processes()
+            per_guest = {name: access.memory_mib(pid) for name, pid in qemu.items()}
+            cloud_mem = cloud_memory_mib()
+            out: dict[str, object] = {
+                **dep.timings,
+                "guest_memory_mib": per_guest,
+                "cloud_memory_mib": cloud_mem,
+                "cloud_and_guests_pss_mib": cloud_mem["pss_mib"]
+                + sum(m["pss_mib"] for m in per_guest.values()),
+            }
+        finally:
+            dep.destroy()
+        out["pulumi_destroy_s"] = dep.timings["pulumi_destroy_s"]
+        print(f"real guests: {json.dumps(out)}", file=sys.stderr)
+        return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--cold", action="store_true", help="wipe the state directory first")
     p.add_argument("--bubbles", default="", help="comma-separated bubble counts, e.g. 1,10,50")
+    p.add_argument("--compute", choices=compute.MODES, default=compute.DEFAULT_MODE)
+    p.add_argument("--guests", action="store_true", help="deploy the local stack on real guests")
     args = p.parse_args()
-    result: dict[str, object] = {}
+    if args.guests and args.compute != "real":
+        p.error("--guests needs --compute real")
+    if args.bubbles and args.compute != "fake":
+        p.error("--bubbles measures the APIs at scale (up to 50 servers): use --compute fake")
+    result: dict[str, object] = {"compute": args.compute}
     cloud.down()
+    up = functools.partial(cloud.up, mode=args.compute)
     if args.cold:
         shutil.rmtree(state_dir(), ignore_errors=True)
-        result["cold_up_s"] = timed(cloud.up)
+        result["cold_up_s"] = timed(up)
         cloud.down()
-    result["warm_up_s"] = timed(cloud.up)
-    result["again_up_s"] = timed(cloud.up)  # already up: nothing to do
+    result["warm_up_s"] = timed(up)
+    result["again_up_s"] = timed(up)  # already up: nothing to do
     result["daemons"] = len(daemons.running(Layout(state_dir())))
     result.update(cloud_memory_mib())
     if args.bubbles:
         env = cloud.env_vars()
         for n in (int(x) for x in args.bubbles.split(",")):
             result[f"pulumi_{n}_bubbles"] = pulumi_times(n, env)
+    if args.guests:
+        result["real_guests"] = guests(cloud.env_vars())
     result["down_s"] = timed(cloud.down)
     json.dump(result, sys.stdout, indent=1)
     print()

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
+import os
 import secrets
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import openstack  # Debian's python3-openstacksdk
 
 log = logging.getLogger("localcloud.bootstrap")
 
+IMAGE_KEY = "hdh-local-image-key"  # the images' LUKS keys (the leftovers check skips them)
 K = "http://127.0.0.1"
 ENDPOINTS = {  # service type: (name, URL)
     "image": ("glance", f"{K}:9292"),
@@ -96,10 +100,22 @@ def identity(spec: dict[str, Any]) -> None:
     log.info("identity: %d service users, %d services", len(spec["service_users"]), len(ENDPOINTS))
 
 
+# Guests as small as a Debian 12 server with cloud-init allows under QEMU/TCG: every role of
+# the local profile takes hdh.small. The virtio RNG feeds the guests' early entropy.
+FLAVORS = (("hdh.small", 1, 512, 10), ("hdh.medium", 2, 2048, 20))
+
+
 def _flavors(conn: Any) -> None:
-    for name, vcpus, ram, disk in (("hdh.small", 1, 1024, 10), ("hdh.medium", 2, 2048, 20)):
-        if conn.compute.find_flavor(name) is None:
-            conn.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=True)
+    for name, vcpus, ram, disk in FLAVORS:
+        flavor = conn.compute.find_flavor(name)
+        if flavor is not None and (flavor.ram, flavor.vcpus) != (ram, vcpus):
+            conn.compute.delete_flavor(flavor)  # sizes are immutable: replace (servers keep theirs)
+            flavor = None
+        if flavor is None:
+            flavor = conn.compute.create_flavor(
+                name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=True
+            )
+            conn.compute.create_flavor_extra_specs(flavor, {"hw_rng:allowed": "True"})
 
 
 def _platform(spec: dict[str, Any]) -> Any:
@@ -115,19 +131,13 @@ def _platform(spec: dict[str, Any]) -> Any:
     )
 
 
-def _luks_image(spec: dict[str, Any]) -> tuple[str, str]:
-    """An encrypted placeholder image: a LUKS container whose key is a Barbican secret.
+def _image_key(conn: Any, key: bytes) -> str:
+    """A Barbican secret of the platform's project holding an image's LUKS key; its id.
 
-    Cinder copies such an image byte for byte into a volume of an encrypted type and clones
-    its key (`cinder_encryption_key_id`), the path Cinder itself uses for images uploaded from
-    encrypted volumes. The other path, a plain image encrypted on the fly, goes through os-brick's
-    LUKS encryptor and needs dm-crypt, which this kernel lacks. The secret lives in the
-    platform's project, so the platform user (whose token Cinder uses) can read it.
+    The platform user's token is what Cinder uses to clone the key into each new volume.
     """
-    conn = _platform(spec)
-    key = secrets.token_bytes(32)
     secret = conn.key_manager.create_secret(
-        name="hdh-local-image-key",
+        name=IMAGE_KEY,
         secret_type="symmetric",
         algorithm="aes",
         bit_length=256,
@@ -136,68 +146,36 @@ def _luks_image(spec: dict[str, Any]) -> tuple[str, str]:
         payload_content_type="application/octet-stream",
         payload_content_encoding="base64",
     )
-    secret_id = secret.secret_ref.rsplit("/", 1)[1]
-    path = spec["image_file"]
-    # Nova and os-brick open a LUKS volume with the hex form of its key as the passphrase.
-    subprocess.run(
-        [
-            spec["qemu_img"],
-            "create",
-            "-f",
-            "luks",
-            "--object",
-            f"secret,id=sec0,data={binascii.hexlify(key).decode()}",
-            "-o",
-            "key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64",
-            path,
-            "16M",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return secret_id, path
+    return str(secret.secret_ref.rsplit("/", 1)[1])
 
 
-def _image_key_exists(spec: dict[str, Any], img: Any) -> bool:
-    """Whether the placeholder image's LUKS key is still in Barbican (platform's project)."""
-    key_id = (img.properties or {}).get("cinder_encryption_key_id")
-    if not key_id:
-        return False
-    # Listed, not fetched: this openstacksdk's get_secret answers without asking Barbican.
-    refs = (x.secret_ref or "" for x in _platform(spec).key_manager.secrets())
-    return key_id in {ref.rstrip("/").rsplit("/", 1)[-1] for ref in refs}
+def _encrypt(spec: dict[str, Any], key: bytes, root: str | None, out: Path) -> None:
+    """A LUKS container (aes-xts-plain64, 256 bits) of the root filesystem, or an empty 16 MiB one.
+
+    Nova and os-brick open a LUKS volume with the hex form of its key as the passphrase. The
+    passphrase goes to qemu-img in a 0600 file, never on a command line.
+    """
+    pw_file = out.with_suffix(".key")
+    fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(binascii.hexlify(key).decode())
+    opts = "key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64"
+    secret = f"secret,id=sec0,file={pw_file}"
+    try:
+        if root:
+            argv = ["convert", "-f", "raw", "-O", "luks", "--object", secret, "-o", opts, root]
+            subprocess.run([spec["qemu_img"], *argv, str(out)], check=True, capture_output=True)
+        else:
+            argv = ["create", "-f", "luks", "--object", secret, "-o", opts, str(out), "16M"]
+            subprocess.run([spec["qemu_img"], *argv], check=True, capture_output=True)
+    finally:
+        pw_file.unlink(missing_ok=True)
 
 
-def _image(conn: Any, spec: dict[str, Any]) -> None:
-    image_id = spec["image_id"]
-    img = conn.image.find_image(image_id)
-    if img is not None and img.status == "active":
-        if _image_key_exists(spec, img):
-            return
-        # Its key is gone (Barbican's database was replaced): no volume can be made from it, and
-        # Glance never gives a deleted image's id back, so the state must start afresh.
-        raise SystemExit(
-            f"image {image_id}: its LUKS key is no longer in Barbican; run `hdh cloud "
-            "down`, remove the state directory and `up` again"
-        )
-    secret_id, path = _luks_image(spec)
-    if img is None:
-        conn.image.post(
-            "/images",
-            json={
-                "id": image_id,
-                "name": spec["image_name"],
-                "disk_format": "raw",
-                "container_format": "bare",
-                "visibility": "public",
-                "os_distro": "debian",
-                "os_version": "12",
-                "hdh_placeholder": "true",
-                "cinder_encryption_key_id": secret_id,
-                "cinder_encryption_key_deletion_policy": "do_not_delete",
-            },
-            raise_exc=True,
-        )
+def _upload(conn: Any, attrs: dict[str, Any], path: Path) -> str:
+    """Create a public image with `attrs`, upload `path`, wait until active; its id."""
+    img = conn.image.post("/images", json={**attrs, "visibility": "public"}, raise_exc=True)
+    image_id = str(img.json()["id"])
     with open(path, "rb") as fh:
         conn.image.put(
             f"/images/{image_id}/file",
@@ -205,11 +183,93 @@ def _image(conn: Any, spec: dict[str, Any]) -> None:
             headers={"Content-Type": "application/octet-stream"},
             raise_exc=True,
         )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while conn.image.get_image(image_id).status != "active":
         if time.monotonic() > deadline:
-            raise SystemExit(f"image {image_id} not active after 120 s")
+            raise SystemExit(f"image {image_id} not active after 300 s")
         time.sleep(1)
+    return image_id
+
+
+def _current(spec: dict[str, Any], img: Any) -> bool:
+    """Whether a registered image is this recipe's and its LUKS key is still in Barbican."""
+    props = img.properties or {}
+    if img.status != "active" or props.get("hdh_image_digest") != spec["image"]["digest"]:
+        return False
+    key_id = props.get("cinder_encryption_key_id")
+    # Listed, not fetched: this openstacksdk's get_secret answers without asking Barbican.
+    refs = (x.secret_ref or "" for x in _platform(spec).key_manager.secrets())
+    return bool(key_id) and key_id in {ref.rstrip("/").rsplit("/", 1)[-1] for ref in refs}
+
+
+def _image(conn: Any, spec: dict[str, Any]) -> None:
+    """Exactly one public image named `Debian 12`, this recipe's: the profile's image.
+
+    Its content is a LUKS container keyed by a Barbican secret (`cinder_encryption_key_id`):
+    Cinder copies such an image as is into a new volume of the encrypted type and clones the key.
+    A plain image would be encrypted on the fly through os-brick's dm-crypt encryptor, which this
+    kernel cannot run. Real guests boot their kernel directly (kernel_id, ramdisk_id,
+    os_command_line): the root filesystem has no partition table and no boot loader.
+    """
+    want = spec["image"]
+    named = [i for i in conn.image.images() if i.name == want["name"]]
+    if any(_current(spec, i) for i in named):
+        _retire(conn, spec, [i for i in named if not _current(spec, i)])
+        return
+    platform = _platform(spec)
+    key = secrets.token_bytes(32)
+    key_id = _image_key(platform, key)
+    work = Path(spec["work_dir"])
+    luks = work / f"image-{want['digest']}.luks"
+    attrs: dict[str, Any] = {
+        "name": want["name"],
+        "disk_format": "raw",
+        "container_format": "bare",
+        "os_distro": "debian",
+        "os_version": "12",
+        "hdh_image_digest": want["digest"],
+        "cinder_encryption_key_id": key_id,
+        "cinder_encryption_key_deletion_policy": "do_not_delete",
+    }
+    if want.get("kernel"):
+        tag = f"{want['name']} {want['digest']}"
+        # Raw, not aki/ari: this Nova's deep image inspection (nova.virt.images) returns aki as
+        # the format to expect, then refuses the file qemu-img reads as raw.
+        kernel = {"name": f"{tag} kernel", "disk_format": "raw", "container_format": "bare"}
+        ramdisk = {"name": f"{tag} initrd", "disk_format": "raw", "container_format": "bare"}
+        attrs |= {
+            "kernel_id": _upload(conn, kernel, Path(want["kernel"])),
+            "ramdisk_id": _upload(conn, ramdisk, Path(want["initrd"])),
+            "os_command_line": want["cmdline"],
+            "hw_disk_bus": "virtio",
+            "hw_qemu_guest_agent": "yes",
+            "hw_rng_model": "virtio",
+            "img_config_drive": "mandatory",
+            "min_disk": want["min_disk"],
+        }
+    else:
+        attrs["hdh_placeholder"] = "true"  # the fake driver boots nothing
+    try:
+        _encrypt(spec, key, want.get("root"), luks)
+        _upload(conn, attrs, luks)
+    finally:
+        luks.unlink(missing_ok=True)
+    _retire(conn, spec, named)
+    log.info("image %s (%s) registered", want["name"], want["digest"])
+
+
+def _retire(conn: Any, spec: dict[str, Any], images: list[Any]) -> None:
+    """Delete superseded images, their kernel and initrd, and their keys (volumes keep clones)."""
+    platform = _platform(spec)
+    for img in images:
+        props = img.properties or {}
+        for dep in (props.get("kernel_id"), props.get("ramdisk_id")):
+            if dep:
+                conn.image.delete_image(dep, ignore_missing=True)
+        if props.get("cinder_encryption_key_id"):
+            with contextlib.suppress(openstack.exceptions.SDKException):
+                platform.key_manager.delete_secret(props["cinder_encryption_key_id"])
+        conn.image.delete_image(img, ignore_missing=True)
 
 
 def _volume_type(conn: Any) -> None:

@@ -12,6 +12,7 @@ log = logging.getLogger("localcloud")
 
 def add_parser(sub: Any) -> None:
     from localcloud.cloud import DEFAULT_COMPUTES
+    from localcloud.compute import MODES
 
     p = sub.add_parser(
         "cloud",
@@ -28,6 +29,12 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help="fake compute hosts (anti-affinity needs one per server)",
     )
+    up.add_argument(
+        "--compute",
+        choices=MODES,
+        help="real: guests boot under libvirt + QEMU (TCG); fake: Nova's fake driver, nothing "
+        "boots (default: the mode of the last up, else real)",
+    )
     csub.add_parser("down", help="stop every process `up` started")
     csub.add_parser("status", help="the daemons and whether they run (exit 3 if one is stopped)")
     csub.add_parser("env", help="print the OS_* variables in shell form")
@@ -41,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "up":
         if not 1 <= args.computes <= 8:
             raise cloud.LocalCloudError("up", "--computes must be between 1 and 8")
-        env = cloud.up(args.computes)
+        mode = args.compute or cloud.recorded_mode()
+        if mode == "real" and args.computes != 1:
+            raise cloud.LocalCloudError("up", "--computes: the real compute mode has one host")
+        env = cloud.up(args.computes, mode=mode)
         print(cloud.clouds_yaml(env))
         _print_env(env)
     elif cmd == "down":

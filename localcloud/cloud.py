@@ -6,18 +6,15 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import subprocess
-import time
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from localcloud import confs, daemons, netns
-from localcloud.packages import ensure_packages, installed_versions
+from localcloud import compute, confs, daemons, netns, state_init, wrappers
+from localcloud.image import KERNEL_CMDLINE, GuestImage, ensure_image, guest_packages, image_hash
+from localcloud.packages import ensure_packages
 from localcloud.paths import (
     AUTH_URL,
-    IMAGE_ID,
+    IMAGE_NAME,
     PROJECT,
     PUBLIC_CIDR,
     REGION,
@@ -28,72 +25,17 @@ from localcloud.paths import (
     load_secrets,
     state_dir,
 )
+from localcloud.shell import Phase, run
 
 log = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
-DATABASES = (
-    "keystone",
-    "glance",
-    "placement",
-    "nova_api",
-    "nova",
-    "nova_cell0",
-    "neutron",
-    "barbican",
-    "cinder",
-)
 # One fake compute host: a second linuxbridge agent on the same kernel races the first over the
 # same vxlan devices and dies ("Network interface vxlan-1 not found"), so ports cannot bind on
 # the second host. Anti-affinity groups therefore take one server here.
 DEFAULT_COMPUTES = 1
 INFRA = ("epmd", "mariadb", "rabbitmq", "keystone")
-
-
-def run(
-    cmd: Sequence[str | os.PathLike[str]],
-    step: str,
-    *,
-    timeout: float = 600,
-    env: dict[str, str] | None = None,
-    input: str | None = None,
-) -> str:
-    """Run a command to completion; a failure is a LocalCloudError naming the step."""
-    argv = [str(c) for c in cmd]
-    log.debug("%s: %s", step, " ".join(argv))
-    try:
-        res = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input,
-            env={**os.environ, **(env or {})},
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise LocalCloudError(step, f"{argv[0]} not found") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise LocalCloudError(step, f"{argv[0]} timed out after {timeout:.0f} s") from exc
-    if res.returncode != 0:
-        tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-12:])
-        raise LocalCloudError(step, f"{argv[0]} exited {res.returncode}: {tail}")
-    return res.stdout
-
-
-class Phase:
-    """Log one line per phase with its elapsed time."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __enter__(self) -> Phase:
-        self.t0 = time.monotonic()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
-            log.info("%s: %.1f s", self.name, time.monotonic() - self.t0)
+PLACEHOLDER_DIGEST = "placeholder-1"  # the fake driver's image: an empty 16 MiB LUKS container
 
 
 def _write(path: Path, text: str, mode: int = 0o600) -> None:
@@ -103,9 +45,9 @@ def _write(path: Path, text: str, mode: int = 0o600) -> None:
     path.chmod(mode)
 
 
-def configure(layout: Layout, pw: dict[str, str], computes: int) -> str:
-    """Write every config file; return a hash of them (it keys the database-sync stamp)."""
-    files = confs.render(layout, pw, computes)
+def configure(layout: Layout, pw: dict[str, str], computes: int, mode: str) -> str:
+    """Write every config file; return a hash of them (a change restarts the daemons)."""
+    files = confs.render(layout, pw, computes, mode)
     files["rabbitmq/rabbitmq.conf"] = (
         "listeners.tcp.default = 127.0.0.1:5672\nloopback_users = none\n"
         f"default_user = hdh\ndefault_pass = {pw['rabbit']}\n"
@@ -129,165 +71,41 @@ def configure(layout: Layout, pw: dict[str, str], computes: int) -> str:
         "rabbitmq",
         "swift/node/d1",
         "cinder-export",
+        "cinder-backup",
+        "nova/instances",
+        "nova-mnt",
     ):
         (layout.data / sub).mkdir(parents=True, exist_ok=True)
-    _write(layout.root / "bin" / "qemu-img", confs.QEMU_IMG_RETRY, 0o755)
-    digest.update(confs.QEMU_IMG_RETRY.encode())
-    _rings(layout)
+    stand_ins = {
+        "qemu-img": wrappers.QEMU_IMG,
+        "mount": wrappers.mount(confs.SHARE, layout.data / "cinder-export"),
+    }
+    for name, text in stand_ins.items():
+        _write(layout.root / "bin" / name, text, 0o755)
+        digest.update(text.encode())
+    # libvirtd's PATH has its own directory: it must not find the other stand-ins.
+    _write(compute.emulator_dir(layout) / "qemu-system-x86_64", wrappers.QEMU_SYSTEM, 0o755)
+    digest.update(wrappers.QEMU_SYSTEM.encode())
+    if mode == "real":
+        compute.prepare_host()
+        digest.update(compute.QEMU_CONF_TEXT.encode())
+    state_init.rings(layout)
     return digest.hexdigest()[:16]
 
 
-def _rings(layout: Layout) -> None:
-    """One-node Swift rings: part power 8, one replica, one device on a directory."""
-    sw = layout.etc / "swift"
-    for kind, port in (("account", 6202), ("container", 6201), ("object", 6200)):
-        if (sw / f"{kind}.ring.gz").exists():
-            continue
-        builder = str(sw / f"{kind}.builder")
-        run(["swift-ring-builder", builder, "create", "8", "1", "1"], f"ring {kind}")
-        run(
-            [
-                "swift-ring-builder",
-                builder,
-                "add",
-                "--region",
-                "1",
-                "--zone",
-                "1",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--device",
-                "d1",
-                "--weight",
-                "100",
-            ],
-            f"ring {kind}",
-        )
-        run(["swift-ring-builder", builder, "rebalance"], f"ring {kind}")
-    # Swift reads its hash suffix from /etc/swift/swift.conf only (a fixed path in swift.common);
-    # the package's file with its placeholder suffix serves a throwaway one-node cluster.
-    shutil.copy("/etc/swift/swift.conf", sw / "swift.conf")
-
-
-def _mariadb_init(layout: Layout) -> None:
-    datadir = layout.data / "mysql"
-    if (datadir / "mysql").is_dir():
-        return
-    datadir.mkdir(parents=True, exist_ok=True)
-    run(
-        [
-            "mariadb-install-db",
-            "--no-defaults",
-            f"--datadir={datadir}",
-            "--user=root",
-            "--auth-root-authentication-method=socket",
-            "--skip-test-db",
-        ],
-        "mariadb init",
-    )
-
-
-def _databases(layout: Layout, pw: dict[str, str]) -> None:
-    sql = "".join(f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8;" for db in DATABASES)
-    sql += (
-        f"CREATE USER IF NOT EXISTS 'hdh'@'127.0.0.1' IDENTIFIED BY '{pw['db']}';"
-        f"ALTER USER 'hdh'@'127.0.0.1' IDENTIFIED BY '{pw['db']}';"
-        "GRANT ALL PRIVILEGES ON *.* TO 'hdh'@'127.0.0.1'; FLUSH PRIVILEGES;"
-    )
-    run(
-        ["mariadb", "--no-defaults", f"--socket={layout.run / 'mysqld.sock'}", "-uroot"],
-        "databases",
-        input=sql,
-    )
-
-
-def _syncs(layout: Layout, pw: dict[str, str]) -> None:
-    """Schema migrations of every service, in parallel (each service's chain in order)."""
-    e = layout.etc
-    ks = ["keystone-manage", "--config-file", str(e / "keystone" / "keystone.conf")]
-    nm = ["nova-manage", "--config-file", str(e / "nova" / "nova.conf")]
-    owner = ["--keystone-user", "root", "--keystone-group", "root"]
-
-    def keystone() -> None:
-        run([*ks, "db_sync"], "keystone db_sync")
-        run([*ks, "fernet_setup", *owner], "keystone fernet_setup")
-        run([*ks, "credential_setup", *owner], "keystone credential_setup")
-        run(
-            [
-                *ks,
-                "bootstrap",
-                "--bootstrap-password",
-                pw["admin"],
-                "--bootstrap-admin-url",
-                AUTH_URL,
-                "--bootstrap-internal-url",
-                AUTH_URL,
-                "--bootstrap-public-url",
-                AUTH_URL,
-                "--bootstrap-region-id",
-                REGION,
-            ],
-            "keystone bootstrap",
-        )
-
-    def nova() -> None:
-        run([*nm, "api_db", "sync"], "nova api_db sync")
-        run(
-            [
-                *nm,
-                "cell_v2",
-                "map_cell0",
-                "--database_connection",
-                f"mysql+pymysql://hdh:{pw['db']}@127.0.0.1:3306/nova_cell0?charset=utf8",
-            ],
-            "nova map_cell0",
-        )
-        if " cell1 " not in run([*nm, "cell_v2", "list_cells"], "nova list_cells"):
-            run([*nm, "cell_v2", "create_cell", "--name", "cell1"], "nova create_cell")
-        run([*nm, "db", "sync"], "nova db sync")
-
-    jobs: list[Callable[[], object]] = [
-        keystone,
-        nova,
-        lambda: run(
-            ["glance-manage", "--config-file", str(e / "glance" / "glance-api.conf"), "db_sync"],
-            "glance db_sync",
-        ),
-        lambda: run(
-            [
-                "placement-manage",
-                "--config-file",
-                str(e / "placement" / "placement.conf"),
-                "db",
-                "sync",
-            ],
-            "placement db sync",
-        ),
-        lambda: run(
-            [
-                "neutron-db-manage",
-                "--config-file",
-                str(e / "neutron" / "neutron.conf"),
-                "--config-file",
-                str(e / "neutron" / "ml2_conf.ini"),
-                "upgrade",
-                "heads",
-            ],
-            "neutron db upgrade",
-        ),
-        lambda: run(
-            ["cinder-manage", "--config-file", str(e / "cinder" / "cinder.conf"), "db", "sync"],
-            "cinder db sync",
-        ),
-    ]
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        for fut in [pool.submit(j) for j in jobs]:
-            fut.result()
-
-
-def _spec(layout: Layout, pw: dict[str, str], computes: int) -> str:
+def _spec(layout: Layout, pw: dict[str, str], computes: int, image: GuestImage | None) -> str:
+    """What bootstrap.py registers; `image` is the real guest image (None: the placeholder)."""
+    img: dict[str, object] = {"name": IMAGE_NAME, "digest": PLACEHOLDER_DIGEST}
+    if image is not None:
+        img = {
+            "name": IMAGE_NAME,
+            "digest": image.digest,
+            "root": str(image.root),
+            "kernel": str(image.kernel),
+            "initrd": str(image.initrd),
+            "cmdline": KERNEL_CMDLINE,
+            "min_disk": -(-image.root.stat().st_size // 2**30),
+        }
     return json.dumps(
         {
             "auth_url": AUTH_URL,
@@ -296,9 +114,8 @@ def _spec(layout: Layout, pw: dict[str, str], computes: int) -> str:
             "project": PROJECT,
             "user": USER,
             "service_users": list(SERVICE_USERS),
-            "image_id": IMAGE_ID,
-            "image_name": "Debian 12",
-            "image_file": str(_placeholder_image(layout)),
+            "image": img,
+            "work_dir": str(layout.data),
             "public_cidr": PUBLIC_CIDR,
             "qemu_img": str(layout.root / "bin" / "qemu-img"),
             "compute_hosts": confs.compute_hosts(computes),
@@ -306,61 +123,90 @@ def _spec(layout: Layout, pw: dict[str, str], computes: int) -> str:
     )
 
 
-def _placeholder_image(layout: Layout) -> Path:
-    """Where bootstrap writes the 16 MiB LUKS placeholder (the fake driver boots nothing)."""
-    return layout.data / "debian-12-placeholder.luks"
-
-
 def _bootstrap(layout: Layout, spec: str, stage: str) -> None:
     run(["/usr/bin/python3", str(BOOTSTRAP), stage], f"register {stage}", input=spec, timeout=600)
 
 
-def up(computes: int = DEFAULT_COMPUTES, *, install: bool = True) -> dict[str, str]:
-    """Bring the cloud up (idempotent); return the platform user's OS_* variables."""
+def recorded_mode(layout: Layout | None = None) -> str:
+    """The compute mode of the last `up` (the default before any)."""
+    path = (layout or Layout(state_dir())).run / "compute-mode"
+    mode = path.read_text().strip() if path.exists() else ""
+    return mode if mode in compute.MODES else compute.DEFAULT_MODE
+
+
+def up(
+    computes: int = DEFAULT_COMPUTES, *, install: bool = True, mode: str | None = None
+) -> dict[str, str]:
+    """Bring the cloud up (idempotent); return the platform user's OS_* variables.
+
+    `mode`: "real" (libvirt + QEMU guests) or "fake" (Nova's fake driver); None keeps the mode
+    of the last `up`.
+    """
     if os.geteuid() != 0:
         raise LocalCloudError("up", "must run as root (packages, namespaces, bind mount)")
     layout = Layout(state_dir())
-    names = [d.name for d in daemons.daemons(layout, computes)]
+    mode = mode or recorded_mode(layout)
+    if mode not in compute.MODES:
+        raise LocalCloudError("up", f"compute mode {mode!r}: use one of {', '.join(compute.MODES)}")
+    names = [d.name for d in daemons.daemons(layout, computes, mode)]
     ready = layout.run / "ready"  # written last: a failed `up` is finished by the next one
+    # What `ready` records: the image a finished `up` registered (a new recipe registers anew).
+    want_image = image_hash(guest_packages()) if mode == "real" else PLACEHOLDER_DIGEST
     if install:
         with Phase("packages"):
-            ensure_packages()
+            ensure_packages(real=mode == "real")
     layout.make()
     pw = load_secrets(layout)
     with Phase("configuration"):
-        digest = configure(layout, pw, computes)
+        digest = configure(layout, pw, computes, mode)
     digest_file = layout.run / "config-digest"
     unchanged = digest_file.exists() and digest_file.read_text() == digest
-    if unchanged and ready.exists() and set(daemons.running(layout)) == set(names):
-        log.info("already up: %d daemons running", len(names))
+    done = ready.exists() and ready.read_text().strip() == want_image
+    if unchanged and done and set(daemons.running(layout)) == set(names):
+        log.info("already up (%s compute): %d daemons running", mode, len(names))
         return env_vars(layout)
     ready.unlink(missing_ok=True)
+    (layout.run / "compute-mode").write_text(mode + "\n")
+    # The guest image builds (minutes, cold) while the cloud starts.
+    pool = ThreadPoolExecutor(1)
+    image = pool.submit(ensure_image) if mode == "real" else None
+    try:
+        _start(layout, pw, computes, mode, unchanged, digest)
+        with Phase("base resources" + (" and guest image" if image else "")):
+            guest = image.result() if image else None
+            _bootstrap(layout, _spec(layout, pw, computes, guest), "resources")
+    finally:
+        pool.shutdown(wait=True)
+    _write(layout.root / "clouds.yaml", clouds_yaml(env_vars(layout)))
+    ready.write_text(want_image + "\n")
+    return env_vars(layout)
+
+
+def _start(
+    layout: Layout, pw: dict[str, str], computes: int, mode: str, unchanged: bool, digest: str
+) -> None:
+    """Namespace and share, daemons in order, migrations, identity, compute hosts."""
     with Phase("network namespace and share"):
         netns.ensure(layout)
     running = daemons.running(layout)
     if running and not unchanged:
         log.info("configuration changed: restarting the %d running daemons", len(running))
+        compute.destroy_domains(running)
         daemons.stop_all(layout, daemons.strays(layout))
         running = {}
-    digest_file.write_text(digest)
-    specs = {d.name: d for d in daemons.daemons(layout, computes)}
+    (layout.run / "config-digest").write_text(digest)
+    specs = {d.name: d for d in daemons.daemons(layout, computes, mode)}
     with Phase("mariadb and rabbitmq"):
-        _mariadb_init(layout)
+        state_init.mariadb_init(layout)
         for name in ("epmd", "mariadb", "rabbitmq"):
             if name not in running:
                 daemons.start(layout, specs[name])
         for name in ("epmd", "mariadb", "rabbitmq"):
             daemons.wait_ready(layout, specs[name])
-        _databases(layout, pw)
+        state_init.databases(layout, pw)
     # Migrations depend on the installed versions, not on the configuration.
-    stamp = layout.data / f".synced-{_versions_hash()}"
-    if not stamp.exists():
-        with Phase("database migrations"):
-            _syncs(layout, pw)
-        for old in layout.data.glob(".synced-*"):
-            old.unlink()
-        stamp.touch()
-    spec = _spec(layout, pw, computes)
+    state_init.migrate(layout, pw)
+    spec = _spec(layout, pw, computes, None)
     with Phase("keystone and identity registration"):
         # Nova's conductor authenticates at start: the service users must exist first.
         if "keystone" not in running:
@@ -368,10 +214,16 @@ def up(computes: int = DEFAULT_COMPUTES, *, install: bool = True) -> dict[str, s
         daemons.wait_ready(layout, specs["keystone"])
         _bootstrap(layout, spec, "identity")
     with Phase("services"):
-        rest = [d for d in specs.values() if d.name not in INFRA]
+        # libvirt's daemons first: nova-compute connects to libvirtd as it starts.
+        rest = sorted(
+            (d for d in specs.values() if d.name not in INFRA),
+            key=lambda d: d.name not in compute.LIBVIRT_DAEMONS,
+        )
         for d in rest:
             if d.name not in running:
                 daemons.start(layout, d)
+            if d.name in compute.LIBVIRT_DAEMONS:
+                daemons.wait_ready(layout, d)
         for d in rest:
             daemons.wait_ready(layout, d)
     with Phase("compute hosts"):
@@ -386,15 +238,6 @@ def up(computes: int = DEFAULT_COMPUTES, *, install: bool = True) -> dict[str, s
             ],
             "nova discover_hosts",
         )
-    with Phase("base resources"):
-        _bootstrap(layout, spec, "resources")
-    _write(layout.root / "clouds.yaml", clouds_yaml(env_vars(layout)))
-    ready.touch()
-    return env_vars(layout)
-
-
-def _versions_hash() -> str:
-    return hashlib.sha256(json.dumps(installed_versions()).encode()).hexdigest()[:12]
 
 
 def down() -> int:
@@ -403,6 +246,7 @@ def down() -> int:
     if not layout.root.exists():
         return 0
     (layout.run / "ready").unlink(missing_ok=True)
+    compute.destroy_domains(daemons.running(layout))
     strays = daemons.strays(layout)
     n = daemons.stop_all(layout, strays)
     for pid in daemons.strays(layout):  # a helper spawned while the agents were stopping

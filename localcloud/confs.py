@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from localcloud.compute import libvirtd_conf, nova_compute_conf, virtlogd_conf
 from localcloud.paths import AUTH_URL, REGION, Layout
 
 KEYSTONE = "http://127.0.0.1:5000"
 SHARE = "127.0.0.1:/hdh-local-cloud/cinder"  # the NFS share string Cinder is configured with
 PHYS_EXT = "hdhlc-ext0"  # root-namespace end of the veth pair behind physnet1 (no address)
 PEER_EXT = "hdhlc-ext1"  # the end inside the namespace, holding the public gateway address
+DHCP_CONFS = "/run/hdh-local-cloud/dhcp"  # dnsmasq's files, readable by `nobody` (see below)
 
 
 # No cache middleware: there is no memcached; symlink is what object versioning builds on.
@@ -21,36 +23,6 @@ PROXY_PIPELINE = " ".join(
         *("versioned_writes", "symlink", "proxy-logging", "proxy-server"),
     )
 )
-
-
-# qemu-img sizes LUKS key slots by timing PBKDF2 iterations against the thread's CPU time; this
-# VM's kernel accounts it coarsely, and about one run in three fails with "Unable to get accurate
-# CPU usage" (measured: the same command from Python's subprocess, 1 failure in 3). Cinder's
-# encrypted volume creation runs exactly that, so its rootwrap finds this wrapper first: it
-# retries that one error, and passes any other failure through unchanged.
-QEMU_IMG_RETRY = """#!/bin/bash
-# Cinder's NFS driver resizes a volume copied from an image with `qemu-img resize FILE <n>G`,
-# then checks the virtual size is <n> GiB. For a LUKS container (an encrypted image, copied as
-# is) qemu-img would want the key, and the virtual size is the payload after the LUKS header.
-# Cinder treats LUKS images as raw (cinder.image.image_utils): resize the file as raw to the
-# payload offset plus <n> GiB, so the LUKS payload is exactly the size asked for.
-magic=$(head -c 6 "$2" 2>/dev/null | od -An -tx1 | tr -d ' \\n')
-gib='^[0-9]+G$'
-if [ "$1" = resize ] && [ "$#" -eq 3 ] && [ "$magic" = 4c554b53babe ] && [[ $3 =~ $gib ]]; then
-  read -r b0 b1 b2 b3 < <(od -An -j104 -N4 -tu1 "$2")
-  offset=$(( ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) * 512 ))
-  set -- resize -f raw "$2" $(( ${3%G} * 1073741824 + offset ))
-fi
-for try in 1 2 3 4 5 6 7 8; do
-  { err=$(/usr/bin/qemu-img "$@" 2>&1 1>&3 3>&-); } 3>&1
-  rc=$?
-  [ "$rc" -eq 0 ] && { [ -n "$err" ] && echo "$err" >&2; exit 0; }
-  case "$err" in *"Unable to get accurate CPU usage"*) continue ;; esac
-  break
-done
-echo "$err" >&2
-exit "$rc"
-"""
 
 
 def share_mount_point(layout: Layout) -> Path:
@@ -124,7 +96,7 @@ barbican_region_name = {REGION}
 """
 
 
-def render(layout: Layout, pw: dict[str, str], computes: int) -> dict[str, str]:
+def render(layout: Layout, pw: dict[str, str], computes: int, mode: str) -> dict[str, str]:
     """Every config file, as {relative path under etc/: text}."""
     d = layout.data
     files: dict[str, str] = {}
@@ -174,14 +146,10 @@ auth_strategy = keystone
 connection = {_db(pw, "placement")}
 {_authtoken(pw, "placement")}"""
     files["nova/nova.conf"] = f"""{_common(pw, "nova", layout)}my_ip = 127.0.0.1
-compute_driver = fake.FakeDriver
 enabled_apis = osapi_compute
 osapi_compute_listen = 127.0.0.1
 osapi_compute_workers = 1
 use_neutron = true
-# The fake driver waits for no VIF event; ports of fake servers stay DOWN (no tap device).
-vif_plugging_is_fatal = false
-vif_plugging_timeout = 0
 [wsgi]
 api_paste_config = /etc/nova/api-paste.ini
 [api]
@@ -205,8 +173,10 @@ use_ipv6 = false
 {_auth(pw, "neutron", "neutron")}
 {_auth(pw, "cinder", "cinder")}os_region_name = {REGION}
 {_shared(layout, "nova")}"""
+    nova_conf = layout.etc / "nova" / "nova.conf"
     for i, host in enumerate(compute_hosts(computes), start=1):
-        files[f"nova/compute{i}.conf"] = f"[DEFAULT]\nhost = {host}\n"
+        own = layout.etc / "nova" / f"compute{i}.conf"
+        files[f"nova/compute{i}.conf"] = nova_compute_conf(layout, host, mode, [nova_conf, own])
     files["neutron/neutron.conf"] = f"""{_common(pw, "neutron", layout)}core_plugin = ml2
 service_plugins = router
 auth_strategy = keystone
@@ -254,9 +224,12 @@ firewall_driver = iptables
 polling_interval = 2
 """
     files["neutron/l3_agent.ini"] = "[DEFAULT]\ninterface_driver = linuxbridge\n"
-    files["neutron/dhcp_agent.ini"] = """[DEFAULT]
+    # dnsmasq drops to `nobody` and re-reads its hosts file as such: its files must be outside
+    # the state directory (0700, under root's home), or it answers no guest (DHCP never done).
+    files["neutron/dhcp_agent.ini"] = f"""[DEFAULT]
 interface_driver = linuxbridge
 dhcp_driver = neutron.agent.linux.dhcp.Dnsmasq
+dhcp_confs = {DHCP_CONFS}
 enable_isolated_metadata = false
 dnsmasq_dns_servers = 127.0.0.1
 """
@@ -290,6 +263,12 @@ enabled_backends = nfs
 api_paste_config = /etc/cinder/api-paste.ini
 rootwrap_config = {layout.etc / "cinder" / "rootwrap.conf"}
 volumes_dir = {d / "cinder" / "volumes"}
+# Backups as files in a directory (the POSIX driver): encrypted volumes are copied as they are,
+# ciphertext, and their key is cloned in Barbican for the backup.
+backup_driver = cinder.backup.drivers.posix.PosixBackupDriver
+backup_posix_path = {d / "cinder-backup"}
+# Ciphertext does not compress: don't spend two cores trying.
+backup_compression_algorithm = none
 [database]
 connection = {_db(pw, "cinder")}
 [nfs]
@@ -306,13 +285,16 @@ max_over_subscription_ratio = 50
 {_service_user(pw, "cinder")}
 {_auth(pw, "nova", "nova")}{_shared(layout, "cinder")}"""
     files["cinder/nfs_shares"] = SHARE + "\n"
-    # Our bin/ first: its qemu-img retries one kernel-accounting flake (see QEMU_IMG_RETRY).
+    # Our bin/ first: its qemu-img is the stand-in of localcloud/wrappers.py.
     files["cinder/rootwrap.conf"] = f"""[DEFAULT]
 filters_path = /etc/cinder/rootwrap.d
 exec_dirs = {layout.root / "bin"},/sbin,/usr/sbin,/bin,/usr/bin,/usr/local/bin,/usr/local/sbin
 use_syslog = False
 """
     files.update(_swift(layout, pw))
+    if mode == "real":
+        files["libvirt/libvirtd.conf"] = libvirtd_conf(layout)
+        files["libvirt/virtlogd.conf"] = virtlogd_conf(layout)
     return files
 
 

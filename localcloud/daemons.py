@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localcloud.compute import DEFAULT_MODE, LIBVIRT_SOCKET, SYS_PATH, emulator_dir
 from localcloud.confs import compute_hosts
 from localcloud.paths import Layout, LocalCloudError
 from testbed.proc import alive, proc_start_time
@@ -20,12 +21,15 @@ from testbed.proc import alive, proc_start_time
 log = logging.getLogger(__name__)
 
 PY = "/usr/bin/python3"
-SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What the agents spawn and what may outlive its group (dnsmasq daemonizes).
+# libvirt starts QEMU in a session of its own: guests are found the same way (their kernel and
+# config drive are files of our state directory).
 STRAY_NAMES = frozenset(
     {"dnsmasq", "privsep-helper", "haproxy", "keepalived", "radvd", "neutron-keepali", "sudo"}
+    | {"qemu-system-x86"}
 )
-# nova-compute without the nova-compute package (which pulls libvirt and QEMU).
+# nova-compute from python3-nova's entry point: the nova-compute package would pull a hypervisor
+# flavour and service units; the libvirt driver needs only python3-libvirt and libvirt itself.
 NOVA_COMPUTE = "import sys; from nova.cmd.compute import main; sys.argv[0] = 'nova-compute'; main()"
 
 
@@ -35,6 +39,7 @@ class Daemon:
     argv: list[str]
     port: int | None = None  # TCP port on 127.0.0.1 that answers once it is ready
     env: dict[str, str] = field(default_factory=dict)
+    socket: Path | None = None  # or a UNIX socket that accepts connections once it is ready
 
 
 def _uwsgi(name: str, port: int, script: str, env: dict[str, str], threads: int = 4) -> Daemon:
@@ -48,7 +53,7 @@ def _uwsgi(name: str, port: int, script: str, env: dict[str, str], threads: int 
     return Daemon(name, argv, port, env)
 
 
-def daemons(layout: Layout, computes: int) -> list[Daemon]:
+def daemons(layout: Layout, computes: int, mode: str = DEFAULT_MODE) -> list[Daemon]:
     """Every daemon in start order (infrastructure, then the APIs, then workers and agents)."""
     etc, data, run = layout.etc, layout.data, layout.run
     bin_dir = layout.root / "bin"
@@ -131,7 +136,20 @@ def daemons(layout: Layout, computes: int) -> list[Daemon]:
         Daemon(
             "cinder-volume", ["cinder-volume", *c_conf], None, {"PATH": f"{bin_dir}:{SYS_PATH}"}
         ),
+        Daemon("cinder-backup", ["cinder-backup", *c_conf]),
     ]
+    if mode == "real":
+        # libvirt's daemons in the foreground (no --daemon): the PID we record is theirs.
+        lv = etc / "libvirt"
+        out += [
+            Daemon("virtlogd", ["virtlogd", "--config", str(lv / "virtlogd.conf")]),
+            Daemon(
+                "libvirtd",
+                ["libvirtd", "--config", str(lv / "libvirtd.conf")],
+                env={"PATH": f"{emulator_dir(layout)}:{SYS_PATH}"},
+                socket=LIBVIRT_SOCKET,
+            ),
+        ]
     for i, _host in enumerate(compute_hosts(computes), start=1):
         host_conf = ["--config-file", str(etc / "neutron" / f"host{i}.conf")]
         out.append(
@@ -189,6 +207,12 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def socket_open(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(str(path)) == 0
+
+
 def start(layout: Layout, d: Daemon) -> int:
     """Start one daemon in its own session (its PID is its process group), log to log/<name>.log."""
     if d.port is not None and port_open(d.port):
@@ -226,10 +250,13 @@ def wait_ready(layout: Layout, d: Daemon, timeout: float = 180.0) -> None:
             os.waitpid(pid, os.WNOHANG)
         if not alive(pid, st):
             raise LocalCloudError(d.name, f"exited at start; see {layout.log / d.name}.log")
-        if d.port is None or port_open(d.port):
+        if d.socket is not None:
+            if socket_open(d.socket):
+                return
+        elif d.port is None or port_open(d.port):
             return
         if time.monotonic() > deadline:
-            raise LocalCloudError(d.name, f"port {d.port} not open after {timeout:.0f} s")
+            raise LocalCloudError(d.name, f"not ready after {timeout:.0f} s")
         time.sleep(0.3)
 
 

@@ -1,20 +1,24 @@
 """The external network's namespace and the Cinder share's bind mount (the one stand-in).
 
 The `public` range lives only inside the namespace EXT_NETNS (gateway address) and Neutron's own
-router namespaces; the root-namespace end of the veth pair carries no address. The kernel has no
+router namespaces; the root-namespace end of the veth pair carries no address. EXT_NETNS also
+holds ADMIN_SOURCE, the administrator's address the bastion admits SSH from. The kernel has no
 NFS client, so the "NFS share" Cinder mounts is a directory bind-mounted where the driver looks.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 from pathlib import Path
 
 from localcloud.confs import PEER_EXT, PHYS_EXT, share_mount_point
-from localcloud.paths import EXT_NETNS, PUBLIC_CIDR, Layout, LocalCloudError
+from localcloud.paths import ADMIN_SOURCE, EXT_NETNS, PUBLIC_CIDR, Layout, LocalCloudError
 
 log = logging.getLogger(__name__)
+# A guest's tap as Nova names it for Neutron's linuxbridge: "tap" + the port id's first 11 chars.
+NEUTRON_TAP = re.compile(r"tap[0-9a-f]{8}-[0-9a-f]{2}")
 
 
 def _ip(*args: str, check: bool = True) -> str:
@@ -46,6 +50,8 @@ def ensure(layout: Layout) -> None:
         _ip(*ns, "addr", "add", gateway, "dev", PEER_EXT)
     _ip(*ns, "link", "set", PEER_EXT, "up")
     _ip(*ns, "link", "set", "lo", "up")
+    if f"{ADMIN_SOURCE}/32" not in _ip(*ns, "-4", "addr", "show", "dev", "lo"):
+        _ip(*ns, "addr", "add", f"{ADMIN_SOURCE}/32", "dev", "lo")
     _ip("link", "set", PHYS_EXT, "up")
     mnt = share_mount_point(layout)
     mnt.mkdir(parents=True, exist_ok=True)
@@ -62,11 +68,14 @@ def remove(layout: Layout) -> None:
         if name == EXT_NETNS or name.startswith(("qrouter-", "qdhcp-")):
             _ip("netns", "delete", name, check=False)
     for dev in Path("/sys/class/net").iterdir():
-        if dev.name.startswith(("brq", "vxlan-")) or dev.name == PHYS_EXT:
-            _ip("link", "delete", dev.name, check=False)
-    mnt = share_mount_point(layout)
-    if _mounted(mnt):
-        subprocess.run(["umount", str(mnt)], check=False)
+        name = dev.name
+        if name.startswith(("brq", "vxlan-")) or name == PHYS_EXT or NEUTRON_TAP.fullmatch(name):
+            _ip("link", "delete", name, check=False)
+    # Cinder's share, and Nova's mounts of it (bin/mount bind-mounted them under nova-mnt/).
+    nova_mnt = layout.data / "nova-mnt"
+    for mnt in [share_mount_point(layout), *(nova_mnt.iterdir() if nova_mnt.is_dir() else [])]:
+        if _mounted(mnt):
+            subprocess.run(["umount", str(mnt)], check=False)
     _drop_neutron_chains()
 
 

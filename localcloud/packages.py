@@ -21,15 +21,27 @@ PACKAGES = (
     *("neutron-dhcp-agent", "dnsmasq-base", "barbican-api", "swift", "swift-proxy"),
     *("swift-account", "swift-container", "swift-object", "cinder-api", "cinder-scheduler"),
     *("cinder-volume", "nfs-common", "iproute2", "bridge-utils", "iptables", "ipset"),
-    *("qemu-utils", "sudo"),
+    *("qemu-utils", "sudo", "cinder-backup"),
+)
+# Real guests: libvirt and QEMU (no libvirt-daemon-system: its units and socket activation need
+# systemd), the config drive's ISO tool, cryptsetup for Nova's LUKS header check, mmdebstrap
+# for the guest image, socat for the bastion's port forward.
+REAL_PACKAGES = (
+    *("libvirt-daemon", "libvirt-daemon-driver-qemu", "libvirt-clients", "python3-libvirt"),
+    *("qemu-system-x86", "genisoimage", "cryptsetup-bin", "mmdebstrap", "e2fsprogs", "socat"),
+    "openssh-client",
 )
 POLICY_RC = Path("/usr/sbin/policy-rc.d")
 
 
 def installed_versions() -> dict[str, str]:
-    """{package: version} of the installed ones among PACKAGES."""
+    """{package: version} of the installed ones among PACKAGES (what the databases depend on)."""
+    return _versions(PACKAGES)
+
+
+def _versions(packages: tuple[str, ...]) -> dict[str, str]:
     res = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Status}\n", *PACKAGES],
+        ["dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Status}\n", *packages],
         capture_output=True,
         text=True,
         check=False,
@@ -42,9 +54,10 @@ def installed_versions() -> dict[str, str]:
     return out
 
 
-def ensure_packages() -> None:
+def ensure_packages(*, real: bool = False) -> None:
     """apt-get install what is missing, with services kept from starting (policy-rc.d 101)."""
-    missing = sorted(set(PACKAGES) - set(installed_versions()))
+    wanted = PACKAGES + (REAL_PACKAGES if real else ())
+    missing = sorted(set(wanted) - set(_versions(wanted)))
     if not missing:
         return
     log.info("installing %d packages: %s", len(missing), " ".join(missing))

@@ -15,9 +15,12 @@ REGION = "RegionOne"
 AUTH_URL = "http://127.0.0.1:5000/v3"
 PROJECT = "hdh-platform"  # the platform's own project and user (member + creator)
 USER = "hdh-platform"
-IMAGE_ID = "5f0c2a5e-1d3b-4b6e-9a77-0d2b3e3c1a01"  # fixed, so stacks/Pulumi.local.yaml can pin it
+IMAGE_NAME = "Debian 12"  # the local profile's image, looked up by name (one image holds it)
 EXT_NETNS = "hdh-lc-ext"  # the namespace that holds the only address of the `public` range
 PUBLIC_CIDR = "203.0.113.0/24"  # TEST-NET-3: lives only in EXT_NETNS and Neutron's namespaces
+# The administrator's workstation "on the internet": an address inside EXT_NETNS, in the local
+# stack's hdh:adminCidrs (192.0.2.0/24, TEST-NET-1), the only source the bastion admits on SSH.
+ADMIN_SOURCE = "192.0.2.10"
 SERVICE_USERS = ("glance", "placement", "nova", "neutron", "barbican", "swift", "cinder")
 
 

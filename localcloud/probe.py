@@ -18,8 +18,12 @@ from typing import Any
 
 import openstack
 
-IMAGE_ID = "5f0c2a5e-1d3b-4b6e-9a77-0d2b3e3c1a01"
+IMAGE_NAME = "Debian 12"
 IMAGE_KEY = "hdh-local-image-key"
+
+
+def _image_id(conn: Any) -> str:
+    return str(conn.image.find_image(IMAGE_NAME, ignore_missing=False).id)
 
 
 def _wait(
@@ -126,7 +130,7 @@ def _server(
     flavor = conn.compute.find_flavor("hdh.small")
     bdm: dict[str, Any] = {
         "boot_index": 0,
-        "uuid": IMAGE_ID,
+        "uuid": _image_id(conn),
         "source_type": "image",
         "destination_type": "volume",
         "volume_size": 10,
@@ -146,7 +150,7 @@ def _server(
             "name": name,
             "flavor_id": flavor.id,
             "networks": [{"uuid": net_id}],
-            "image_id": IMAGE_ID,
+            "image_id": _image_id(conn),
         }
         if group:
             attrs_img["scheduler_hints"] = {"group": group}
@@ -281,7 +285,7 @@ def services(conn: Any) -> dict[str, Any]:
     return {
         "identity": conn.current_project_id is not None,
         "compute": len(list(conn.compute.flavors())),
-        "image": conn.image.get_image(IMAGE_ID).status,
+        "image": conn.image.find_image(IMAGE_NAME, ignore_missing=False).status,
         "network": conn.network.find_network("public") is not None,
         "volume_types": sorted(t.name for t in conn.block_storage.types()),
         "key-manager": len(list(conn.key_manager.secrets())) >= 0,

@@ -1,0 +1,134 @@
+"""The compute modes' configuration and the NFS stand-in, rendered without a cloud (unit tier)."""
+
+from __future__ import annotations
+
+import configparser
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from localcloud import compute, confs, wrappers
+from localcloud.paths import Layout
+
+PW = {k: "pw" for k in ("db", "rabbit", "admin", "hdh-platform", "simple_crypto_kek")} | {
+    k: "pw" for k in ("glance", "placement", "nova", "neutron", "barbican", "swift", "cinder")
+}
+
+
+def _ini(text: str) -> configparser.ConfigParser:
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read_string(text)
+    return cp
+
+
+@pytest.mark.parametrize("mode", compute.MODES)
+def test_compute_host_file_names_the_host_and_its_driver(tmp_path: Path, mode: str) -> None:
+    files = confs.render(Layout(tmp_path), PW, 1, mode)
+    own = _ini(files["nova/compute1.conf"])
+    assert own["DEFAULT"]["host"] == confs.compute_hosts(1)[0]
+    # The linuxbridge agent's host must equal Nova's, or ports cannot bind.
+    assert _ini(files["neutron/host1.conf"])["DEFAULT"]["host"] == own["DEFAULT"]["host"]
+    # The driver is chosen in the compute host's own file only: the APIs never see it.
+    assert "compute_driver" not in _ini(files["nova/nova.conf"])["DEFAULT"]
+    if mode == "fake":
+        assert own["DEFAULT"]["compute_driver"] == "fake.FakeDriver"
+        assert "libvirt/libvirtd.conf" not in files
+    else:
+        assert own["DEFAULT"]["compute_driver"] == "libvirt.LibvirtDriver"
+        assert own["libvirt"]["virt_type"] == "qemu"  # never KVM: /dev/kvm here is kvm_pvm
+        assert own["DEFAULT"]["force_config_drive"] == "true"
+        assert own["DEFAULT"]["vif_plugging_is_fatal"] == "true"
+        helper = own["nova_sys_admin"]["helper_command"]
+        assert f"PATH={tmp_path / 'bin'}:" in helper and "privsep-helper" in helper
+        assert {"libvirt/libvirtd.conf", "libvirt/virtlogd.conf"} <= set(files)
+
+
+def test_security_groups_are_enforced_by_iptables(tmp_path: Path) -> None:
+    agent = _ini(confs.render(Layout(tmp_path), PW, 1, "real")["neutron/linuxbridge_agent.ini"])
+    assert agent["securitygroup"]["enable_security_group"] == "true"
+    assert agent["securitygroup"]["firewall_driver"] == "iptables"
+
+
+def test_cinder_backs_up_to_a_directory(tmp_path: Path) -> None:
+    cinder = _ini(confs.render(Layout(tmp_path), PW, 1, "fake")["cinder/cinder.conf"])
+    assert cinder["DEFAULT"]["backup_driver"].endswith("PosixBackupDriver")
+    assert cinder["DEFAULT"]["backup_posix_path"].startswith(str(tmp_path))
+
+
+def test_qemu_runs_unconfined_as_root_without_kvm() -> None:
+    text = compute.QEMU_CONF_TEXT
+    assert 'user = "root"' in text and "namespaces = [ ]" in text
+    assert "kvm" not in text.lower()
+
+
+def _wrapper(tmp_path: Path, *args: str) -> str:
+    script = tmp_path / "mount"
+    script.write_text(wrappers.mount(confs.SHARE, tmp_path / "export", real="echo"))
+    script.chmod(0o755)
+    return subprocess.run(
+        [str(script), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_mount_wrapper_binds_our_share_only(tmp_path: Path) -> None:
+    mp = str(tmp_path / "mnt")
+    assert _wrapper(tmp_path, "-t", "nfs", confs.SHARE, mp) == f"--bind {tmp_path}/export {mp}"
+    got = _wrapper(tmp_path, "-t", "nfs", "-o", "vers=4", confs.SHARE, mp)
+    assert got == f"--bind {tmp_path}/export {mp}"
+    # Any other share, type or call goes to the real mount untouched.
+    assert _wrapper(tmp_path, "-t", "nfs", "10.0.0.1:/x", mp) == f"-t nfs 10.0.0.1:/x {mp}"
+    assert _wrapper(tmp_path, "-t", "ext4", confs.SHARE, mp) == f"-t ext4 {confs.SHARE} {mp}"
+    assert _wrapper(tmp_path, "--bind", "a", "b") == "--bind a b"
+    assert _wrapper(tmp_path, "-t", "nfs", "a; touch x", mp) == f"-t nfs a; touch x {mp}"
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.cloud
+def test_blank_encrypted_volumes_become_raw_luks(tmp_path: Path) -> None:
+    # What Cinder's NFS driver runs for a blank volume of an encrypted type, through bin/qemu-img.
+    wrapper = tmp_path / "qemu-img"
+    wrapper.write_text(wrappers.QEMU_IMG)
+    wrapper.chmod(0o755)
+    key = tmp_path / "key"
+    key.write_text("00" * 32)
+    vol = tmp_path / "volume"
+    opts = (
+        "encrypt.format=luks,encrypt.key-secret=sec1,encrypt.cipher-alg=aes-128,"
+        "encrypt.cipher-mode=xts,encrypt.ivgen-alg=plain64"
+    )
+    subprocess.run(
+        [
+            *(str(wrapper), "create", "-f", "qcow2", "-o", opts),
+            *("--object", f"secret,id=sec1,format=raw,file={key}", str(vol), str(2**30)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert vol.read_bytes()[:6] == b"LUKS\xba\xbe"
+    info = subprocess.run(
+        ["qemu-img", "info", "--output=json", str(vol)], capture_output=True, text=True, check=True
+    ).stdout
+    assert '"format": "luks"' in info and '"virtual-size": 1073741824' in info
+    # Other creations pass through untouched.
+    plain = tmp_path / "plain"
+    subprocess.run([str(wrapper), "create", "-f", "qcow2", str(plain), "1M"], check=True)
+    assert plain.read_bytes()[:4] == b"QFI\xfb"
+
+
+def test_emulator_caps_the_translation_cache_only(tmp_path: Path) -> None:
+    script = tmp_path / "qemu"
+    script.write_text(wrappers.QEMU_SYSTEM.replace("exec /usr/bin/qemu-system-x86_64", "echo"))
+    script.chmod(0o755)
+
+    def run(*args: str) -> str:
+        return subprocess.run([str(script), *args], capture_output=True, text=True).stdout.strip()
+
+    size = wrappers.TB_SIZE_MIB
+    assert (
+        run("-name", "x", "-accel", "tcg", "-m", "512")
+        == f"-name x -accel tcg,tb-size={size} -m 512"
+    )
+    assert run("-machine", "none,accel=kvm:tcg") == "-machine none,accel=kvm:tcg"  # libvirt's probe
+    assert run("-accel", "kvm") == "-accel kvm"
+    assert run("-append", "tcg", "a b") == "-append tcg a b"
