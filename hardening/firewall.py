@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyinfra import host
 from pyinfra.api import OperationError, deploy
 
-from hardening import ops
-from hardening.common import settings
+from hardening import flows, ops, tier
+from hardening.common import role_name, settings
 
 NFT_FILE = "/etc/nftables.conf"
 TABLE = "hdh_filter"
 
 
-def ruleset(s: dict, ssh_port: int) -> str:
+def ruleset(s: dict, ssh_port: int, extra: Sequence[str] = ()) -> str:
+    """The whole nftables file; `extra` are source-restricted rules (the services tier's
+    flows, hardening/flows.py) added after the role's open ports."""
     tcp = [int(p) for p in s["tcp_ports"].value]
     if ssh_port not in tcp:
         raise OperationError(
@@ -32,6 +36,7 @@ def ruleset(s: dict, ssh_port: int) -> str:
     rules.append(f"tcp dport {{ {', '.join(map(str, tcp))} }} accept")
     if udp:
         rules.append(f"udp dport {{ {', '.join(map(str, udp))} }} accept")
+    rules += extra
     body = "".join(f"\t\t{r}\n" for r in rules)
     return (
         "#!/usr/sbin/nft -f\n"
@@ -61,7 +66,7 @@ def firewall() -> None:
     ops.validated_file(
         name="R80 nftables: drop inbound except SSH and the role's ports",
         path=NFT_FILE,
-        content=ruleset(s, ssh_port),
+        content=ruleset(s, ssh_port, flows.rules(host.data, role_name() == tier.SERVICES_ROLE)),
         mode="0600",
         validate="nft -c -f {}",
         activate=f"nft -f {NFT_FILE}",

@@ -9,14 +9,14 @@ from typing import Any
 import yaml
 
 from ground.errors import ConfigError, ConfigErrors, InputError
-from hardening import data
+from hardening import data, tier
 from hardening.run import HostSpec
 
 BASTION = "bastion"
 # The platform names hosts by what they do (components/platform.py, k8s_cluster.py); hardening by
 # how they are hardened (hardening/data/roles.yaml).
 PLATFORM_ROLES = {
-    "services": "base",
+    "services": "services",
     "data": "data-host",
     "k8s-control": "k8s-node",
     "k8s-worker": "k8s-node",
@@ -66,6 +66,7 @@ def _validate(path: Path, doc: dict[str, Any]) -> None:
         if h.get("name") in names:
             errors.append(ConfigError(str(path), f"hosts[{i}].name", "duplicate host name"))
         names.add(h.get("name"))
+    errors += tier.check_inventory(str(path), doc)
     if errors:
         raise ConfigErrors(errors)
 
@@ -90,9 +91,14 @@ def ssh_config(
         out += [f"Host {BASTION}", f"  HostName {bastion['address']}"]
         out += [f"  Port {int(bastion.get('port', 22))}", *common, ""]
     for h in doc["hosts"]:
-        out += [f"Host {h['name']}", f"  HostName {h['address']}"]
-        out += [f"  Port {int(h.get('port', 22))}", *common]
-        same = (h["address"], int(h.get("port", 22))) == (
+        address, port = h["address"], int(h.get("port", 22))
+        if bastion and h.get("role") == "bastion" and "port" not in h:
+            # The bastion's row gives its address inside the platform; from outside it is
+            # reached where the `bastion` entry says (its floating IP).
+            address, port = bastion["address"], int(bastion.get("port", 22))
+        out += [f"Host {h['name']}", f"  HostName {address}"]
+        out += [f"  Port {port}", *common]
+        same = (address, port) == (
             bastion and bastion["address"],
             bastion and int(bastion.get("port", 22)),
         )
@@ -124,6 +130,7 @@ def build(
         )
     )
     hosts: list[HostSpec] = []
+    wiring = tier.wiring(doc, extra)  # the services tier, when the inventory has one
     for h in doc["hosts"]:
         if role and h["role"] != role:
             continue
@@ -137,6 +144,7 @@ def build(
         }
         if key:
             hdata["ssh_key"] = key
+        hdata.update(wiring.get(h["name"], {}))
         hdata.update(host_data or {})
         hosts.append((h["name"], hdata))
     return hosts

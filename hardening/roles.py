@@ -1,4 +1,4 @@
-"""Roles bastion, k8s-node, data-host, workspace: one composition of the areas, data decides."""
+"""Roles bastion, services, k8s-node, data-host, workspace: one composition of the areas."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ from ground.errors import HdhError
 from hardening import (
     accounts,
     audit,
+    certificates,
+    collector,
     data,
+    egress,
     firewall,
     integrity,
     kernel,
     logs,
     modules,
+    monitoring,
     mounts,
     packages,
     permissions,
@@ -39,8 +43,9 @@ def _accounts() -> None:
     accounts.admin_accounts()
 
 
-# Order matters: packages first (the tools the others need), the firewall after sshd is known
-# good, AIDE last so its first database seals the hardened state.
+# Order matters: packages first (the tools the others need), the host certificate before the
+# logging that uses it, the firewall after sshd is known good, AIDE last so its first database
+# seals the hardened state.
 AREAS: dict[str, Callable[[], Any]] = {
     "packages": packages.packages,
     "accounts": _accounts,
@@ -51,9 +56,15 @@ AREAS: dict[str, Callable[[], Any]] = {
     "modules": modules.kernel_modules,
     "mounts": mounts.mount_options,
     "audit": audit.audit_rules,
+    "pki": certificates.host_certificate,
     "logging": logs.logging_system,
     "time": timesync.time_sync,
     "firewall": firewall.firewall,
+    # The services tier (docs/services.md): after the firewall, so what these install never
+    # listens on an open host; hosts without a services tier in their inventory skip them.
+    "egress": egress.egress,
+    "collector": collector.central_logs,
+    "monitoring": monitoring.monitoring,
     "permissions": permissions.file_permissions,
     "services": services.services,
     "integrity": integrity.integrity,
