@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_openstack as openstack
@@ -14,7 +15,7 @@ from components.compute import Host, HostArgs, HostTemplate
 from components.config import TIERS, StackConfig
 from components.k8s_cluster import ClusterArgs, ProcessingCluster
 from components.keys import KeyArgs
-from components.network import NetworkArgs, PlatformNetwork
+from components.network import NetworkArgs, PlatformNetwork, ServicePorts
 from components.storage import EncryptedStore, StoreArgs
 from components.tags import Labels
 
@@ -57,6 +58,11 @@ class Platform(pulumi.ComponentResource):
                 admin_cidrs=list(s.admin_cidrs),
                 core_destinations=core_destinations(cfg),
                 proxy_port=s.proxy_port,
+                services_ports=ServicePorts(
+                    cache=s.services.cache_port,
+                    log=s.services.log_port,
+                    metrics=s.services.metrics_port,
+                ),
             ),
             opts=child,
         )
@@ -192,7 +198,9 @@ class Platform(pulumi.ComponentResource):
 
         self.bastion_address = fip.address
         self.network_ids = net.network_ids
-        self.inventory = _inventory(fip.address, s.deploy_user, hosts, self.bubbles)
+        self.inventory = _inventory(
+            fip.address, s.deploy_user, hosts, self.bubbles, services_section(cfg)
+        )
         self.register_outputs(
             {
                 "bastion_address": fip.address,
@@ -202,11 +210,33 @@ class Platform(pulumi.ComponentResource):
         )
 
 
+def services_section(cfg: StackConfig) -> dict[str, Any]:
+    """What hardening needs to wire every host to the services tier (hardening/tier.py): its
+    ports, the networks it serves, the stack's additions to the proxy's allow-list."""
+    s = cfg.settings
+    allow = list(cfg.profile.egress_allow)
+    if cfg.auth_url:
+        host = urlsplit(cfg.auth_url).hostname
+        if host and not host.startswith("127."):
+            allow.append(host)  # identity: where every OpenStack client starts
+    allow += [e for e in s.services.egress_allow if e not in allow]
+    return {
+        "stack": cfg.stack,
+        "proxyPort": s.proxy_port,
+        "cachePort": s.services.cache_port,
+        "logPort": s.services.log_port,
+        "metricsPort": s.services.metrics_port,
+        "clientNetworks": [str(n) for n in [s.tiers.admin, *core_destinations(cfg)]],
+        "egressAllow": list(dict.fromkeys(allow)),
+    }
+
+
 def _inventory(
     bastion: pulumi.Output[str],
     user: str,
     hosts: list[tuple[Host, str, Labels]],
     bubbles: dict[str, Bubble],
+    services: dict[str, Any],
 ) -> pulumi.Output[dict[str, Any]]:
     """Hosts for hardening: address, role, tier, bubble; the bastion is the SSH jump host."""
     rows: list[tuple[str, str, str, str]] = [
@@ -221,10 +251,12 @@ def _inventory(
     # registers ~4000 resources and each extra Output costs.
     return pulumi.Output.all(bastion, *addresses).apply(
         lambda v: {
+            "stack": services["stack"],
             "bastion": {"address": v[0], "user": user},
             "hosts": [
                 {"name": n, "address": a, "role": r, "tier": t, "bubble": b}
                 for (n, r, t, b), a in zip(rows, v[1:], strict=True)
             ],
+            "services": services,
         }
     )

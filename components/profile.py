@@ -51,6 +51,14 @@ class ObjectStorage(Model):
     versioning: bool = True
 
 
+class BackupsProfile(Model):
+    """What the provider offers to back volumes up: Cinder backups (kept by the provider's backup
+    service, in the region) or only snapshots (beside the volume), or nothing."""
+
+    kind: Literal["cinder-backup", "snapshot", "none"] = "snapshot"
+    note: str = ""  # where the fact comes from
+
+
 class Profile(Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     title: str
@@ -65,6 +73,10 @@ class Profile(Model):
     external_network: str
     kubernetes: KubernetesProfile
     object_storage: ObjectStorage = ObjectStorage()
+    backups: BackupsProfile = BackupsProfile()
+    # The provider's API endpoints internal hosts may reach through the proxy (object storage,
+    # identity): added to the proxy's allow-list (domains, a leading dot for subdomains).
+    egress_allow: list[str] = []
 
     @model_validator(mode="after")
     def _coherent(self) -> Profile:
