@@ -34,13 +34,13 @@ OUTPUTS = {
                 "address": "10.20.8.5",
                 "role": "services",
                 "tier": "services",
-            },  # noqa: E501
+            },
             {
                 "name": "hdh-services1",
                 "address": "10.20.8.6",
                 "role": "services",
                 "tier": "services",
-            },  # noqa: E501
+            },
             {"name": "hdh-data0", "address": "10.20.16.5", "role": "data", "tier": "data"},
             {"name": "bubble-a-ws0", "address": "10.64.0.5", "role": "workspace", "tier": "bubble"},
         ],
