@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_openstack as openstack
 
+from components.backups import BackupCredential, BackupCredentialArgs
 from components.bubble import Bubble, BubbleArgs
 from components.compute import Host, HostArgs, HostTemplate
 from components.config import TIERS, StackConfig
@@ -133,6 +134,7 @@ class Platform(pulumi.ComponentResource):
                 server_group_id=services_group,
             )
 
+        volumes: list[tuple[str, str, str, pulumi.Output[str]]] = []  # what the backups cover
         if s.data_hosts:
             store = EncryptedStore(
                 f"{name}-data-store",
@@ -146,6 +148,7 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            volumes.append(("data", "data", "", store.volume_id))
             data_group = anti_affinity("data", s.data_hosts)
             for i in range(s.data_hosts):
                 host(
@@ -179,6 +182,12 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            volumes.append((f"bubble-{b.name}", "bubble", b.name, self.bubbles[b.name].volume_id))
+
+        self.backup_secret: pulumi.Output[str] | None = None  # secret; the backup job's
+        backup = _backups(cfg, volumes, child)
+        if backup is not None:
+            self.backup_secret = backup[1]
 
         self.kubeconfig: pulumi.Output[str] | None = None  # secret; see docs/kubernetes.md
         if s.kubernetes.enabled:  # processing cluster and its per-bubble Kubernetes baseline
@@ -199,7 +208,12 @@ class Platform(pulumi.ComponentResource):
         self.bastion_address = fip.address
         self.network_ids = net.network_ids
         self.inventory = _inventory(
-            fip.address, s.deploy_user, hosts, self.bubbles, services_section(cfg)
+            fip.address,
+            s.deploy_user,
+            hosts,
+            self.bubbles,
+            services_section(cfg),
+            backup[0] if backup else None,
         )
         self.register_outputs(
             {
@@ -231,12 +245,52 @@ def services_section(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
+def _backups(
+    cfg: StackConfig,
+    volumes: list[tuple[str, str, str, pulumi.Output[str]]],
+    child: pulumi.ResourceOptions,
+) -> tuple[pulumi.Output[dict[str, Any]], pulumi.Output[str]] | None:
+    """The backup job's credential and what it covers: (inventory section, secret), or None
+    when backups are off or the provider offers none."""
+    b, kind = cfg.settings.backups, cfg.profile.backups.kind
+    if not b.enabled or kind == "none" or not volumes:
+        return None
+    cred = BackupCredential(
+        "hdh-backup",
+        BackupCredentialArgs(
+            stack=cfg.stack,
+            kind=kind,
+            service_type=cfg.profile.backups.service_type,
+            role=cfg.profile.backups.role,
+        ),
+        opts=child,
+    )
+    section = pulumi.Output.all(cred.credential_id, *[v[3] for v in volumes]).apply(
+        lambda ids: {
+            "kind": kind,
+            "schedule": b.schedule,
+            "keepDaily": b.keep_daily,
+            "keepWeekly": b.keep_weekly,
+            "incremental": b.incremental,
+            "region": cfg.region,
+            "authUrl": cfg.auth_url,
+            "credentialId": ids[0],
+            "volumes": [
+                {"name": n, "tier": t, "bubble": bb or None, "id": i}
+                for (n, t, bb, _), i in zip(volumes, ids[1:], strict=True)
+            ],
+        }
+    )
+    return section, cred.secret
+
+
 def _inventory(
     bastion: pulumi.Output[str],
     user: str,
     hosts: list[tuple[Host, str, Labels]],
     bubbles: dict[str, Bubble],
     services: dict[str, Any],
+    backups: pulumi.Output[dict[str, Any]] | None = None,
 ) -> pulumi.Output[dict[str, Any]]:
     """Hosts for hardening: address, role, tier, bubble; the bastion is the SSH jump host."""
     rows: list[tuple[str, str, str, str]] = [
@@ -249,14 +303,17 @@ def _inventory(
             addresses.append(address)
     # One Output over every address rather than one per host: a plan of 250 bubbles
     # registers ~4000 resources and each extra Output costs.
-    return pulumi.Output.all(bastion, *addresses).apply(
+    tail: list[pulumi.Output[Any]] = [backups] if backups is not None else []
+    n = len(addresses)
+    return pulumi.Output.all(bastion, *addresses, *tail).apply(
         lambda v: {
             "stack": services["stack"],
             "bastion": {"address": v[0], "user": user},
             "hosts": [
-                {"name": n, "address": a, "role": r, "tier": t, "bubble": b}
-                for (n, r, t, b), a in zip(rows, v[1:], strict=True)
+                {"name": n_, "address": a, "role": r, "tier": t, "bubble": b}
+                for (n_, r, t, b), a in zip(rows, v[1 : n + 1], strict=True)
             ],
             "services": services,
+            **({"backups": v[n + 1]} if backups is not None else {}),
         }
     )

@@ -57,6 +57,10 @@ class BackupsProfile(Model):
 
     kind: Literal["cinder-backup", "snapshot", "none"] = "snapshot"
     note: str = ""  # where the fact comes from
+    # The block storage service type in the catalog (what the backup credential's access rules
+    # name) and the one role the credential carries (Cinder lets a project member back up).
+    service_type: str = Field(default="volumev3", pattern=r"^[a-z0-9-]+$")
+    role: str = Field(default="member", pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class Profile(Model):
