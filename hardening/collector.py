@@ -141,13 +141,13 @@ def central_logs() -> None:
     ops.validated_file(
         name="R71 collector: sender addresses to inventory names",
         path=HOSTS_TABLE,
-        content=hosts_table(host.data),
+        content=hosts_table(tier.wiring_of(host.data)),
         activate="systemctl try-restart rsyslog.service",
     )
     ops.validated_file(
         name="R71 collector: syslog over mutual TLS, one directory per host",
         path=CONF,
-        content=collector_config(host.data, mode),
+        content=collector_config(tier.wiring_of(host.data), mode),
         check_after="rsyslogd -N1 >/dev/null",
         activate="systemctl restart rsyslog.service",
     )
@@ -160,7 +160,7 @@ def central_logs() -> None:
     ops.validated_file(
         name="R71 collector: freshness of each host's logs (metrics)",
         path=FRESHNESS,
-        content=freshness_script(host.data),
+        content=freshness_script(tier.wiring_of(host.data)),
         mode="0755",
     )
     _timer("hdh-log-freshness", "R71 collector freshness", FRESHNESS, "1min")

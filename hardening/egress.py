@@ -135,13 +135,13 @@ def egress() -> None:
     ops.validated_file(
         name="apt through the services tier (packages: cache, HTTPS: proxy)",
         path=APT_PROXY,
-        content=apt_proxy(host.data),
+        content=apt_proxy(tier.wiring_of(host.data)),
         validate="apt-config -c {} dump >/dev/null",
     )
     files.block(
         name="HTTP(S) proxy for every session (/etc/environment)",
         path="/etc/environment",
-        content=environment(host.data),
+        content=environment(tier.wiring_of(host.data)),
         marker="# {mark} hdh services tier proxy",
     )
 
@@ -153,7 +153,7 @@ def _proxy_and_cache() -> None:
     ops.validated_file(
         name="egress proxy: allow-list only, the rest refused and logged",
         path=SQUID_CONF,
-        content=squid_config(host.data),
+        content=squid_config(tier.wiring_of(host.data)),
         validate="squid -k parse -f {} 2>&1 | grep -E 'FATAL|ERROR' >&2 && exit 1 || true",
         activate="systemctl reload-or-restart squid.service",
     )
@@ -177,7 +177,7 @@ def _proxy_and_cache() -> None:
     ops.validated_file(
         name="package cache: upstream through the proxy",
         path=ACNG_CONF,
-        content=acng_config(host.data),
+        content=acng_config(tier.wiring_of(host.data)),
         activate="systemctl restart apt-cacher-ng.service",
     )
     ops.unit_running(name="package cache running", unit="apt-cacher-ng.service")

@@ -128,7 +128,7 @@ def monitoring() -> None:
     ops.validated_file(
         name="node exporter on the host's address, units and textfile metrics",
         path=EXPORTER_DEFAULTS,
-        content=exporter_args(host.data),
+        content=exporter_args(tier.wiring_of(host.data)),
         activate=restart,
     )
     ops.validated_file(
@@ -157,7 +157,7 @@ def _prometheus() -> None:
     ops.validated_file(
         name="Prometheus scrapes every host of the inventory",
         path=PROMETHEUS_CONF,
-        content=prometheus_config(host.data),
+        content=prometheus_config(tier.wiring_of(host.data)),
         validate="promtool check config {} >/dev/null",
         activate="systemctl try-reload-or-restart prometheus.service",
     )

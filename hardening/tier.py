@@ -227,6 +227,17 @@ def wiring(doc: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict
     return out
 
 
+WIRING_KEYS = (
+    "services_hosts", "services_ports", "services_networks", "services_egress_allow",
+    "services_fleet", "services_stack", "host_address", "proxy_host", "ntp_servers",
+)  # fmt: skip
+
+
+def wiring_of(hdata: Any) -> dict[str, Any]:
+    """The services wiring of a host as a plain dict (pyinfra's host data answers `get` only)."""
+    return {k: hdata.get(k) for k in WIRING_KEYS}
+
+
 def validate_all() -> None:
     """Both the ANSSI data and the services tier data (what `hdh harden` checks first)."""
     errors: list[ConfigError] = []

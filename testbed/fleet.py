@@ -169,14 +169,10 @@ def _network(repository: Path) -> None:
             host=out, step="outside route")  # fmt: skip
     sysctls = ["net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0"]
     run(["ip", "netns", "exec", lan, "sysctl", "-qw", *sysctls], host=lan, step="routing")
-    edge = ", ".join(TIERS[t] for t in EDGE_TIERS)
-    rules = (
-        "table inet hdh_fleet {\n chain forward {\n"
-        "  type filter hook forward priority filter; policy accept;\n"
-        f"  ip daddr {OUTSIDE} ip saddr != {{ {edge} }} reject with icmp type net-unreachable\n"
-        " }\n}\n"
-    )
-    run(["ip", "netns", "exec", lan, "nft", "-f", "-"], host=lan, step="core router", input=rules)
+    for tier in TIERS:  # the core router has no way out: "network unreachable"
+        if tier not in EDGE_TIERS:
+            run(["ip", "-n", lan, "rule", "add", "from", TIERS[tier], "to", OUTSIDE,
+                 "unreachable"], host=lan, step="core router")  # fmt: skip
     www = fleet_dir() / "www"
     other = fleet_dir() / "other"
     for d in (www, other):

@@ -37,6 +37,10 @@ SVC = fleet.FLEET[1].address
 PORTS = fleet.PORTS
 
 
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 def _time(label: str, seconds: float) -> None:
     TIMINGS[label] = round(seconds, 1)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -176,13 +180,14 @@ def test_logs_reach_the_collector_over_mutual_tls(services_fleet: Fleet) -> None
             time.sleep(1)
         else:
             raise AssertionError(f"{name}: {message} not at the collector")
-    # Without a certificate: the collector refuses the TLS session and stores nothing.
+    # Without a certificate: the collector refuses the TLS session and stores nothing. (The
+    # messages go base64-encoded on the command lines: sudo logs those, and they are forwarded.)
     probe = f"hdh-nocert-{os.urandom(6).hex()}"
     target = f"{SVC}:{PORTS['logPort']}"
     nocert = f.sh(
         "ws0",
-        f"echo '<14>1 - - - - - - {probe}' | timeout 10 openssl s_client -quiet "
-        f"-CAfile /etc/ssl/hdh-platform-ca.pem -connect {target} 2>&1; true",
+        f"echo {_b64(f'<14>1 - ws0 raw - - - {probe}')} | base64 -d | timeout 10 openssl "
+        f"s_client -quiet -CAfile /etc/ssl/hdh-platform-ca.pem -connect {target} 2>&1; true",
     ).stdout
     refused = f.sh("svc0", "journalctl -u rsyslog -q -n 200 --no-pager").stdout
     assert "certificate" in refused.lower(), (nocert, refused[-2000:])
@@ -191,8 +196,8 @@ def test_logs_reach_the_collector_over_mutual_tls(services_fleet: Fleet) -> None
     ok = f"hdh-withcert-{os.urandom(6).hex()}"
     f.sh(
         "ws0",
-        f"echo '<14>1 - ws0 raw - - - {ok}' | timeout 10 openssl s_client -quiet "
-        f"-CAfile /etc/ssl/hdh-platform-ca.pem -cert /etc/hdh/pki/host.pem "
+        f"echo {_b64(f'<14>1 - ws0 raw - - - {ok}')} | base64 -d | timeout 10 openssl s_client "
+        f"-quiet -CAfile /etc/ssl/hdh-platform-ca.pem -cert /etc/hdh/pki/host.pem "
         f"-key /etc/hdh/pki/host.key -connect {target} >/dev/null 2>&1; true",
     )
     time.sleep(3)
