@@ -100,17 +100,29 @@ mv -f "$out.tmp" "$out"
 """
 
 
-def timer(description: str, command: str, every: str) -> tuple[str, str]:
+def timer(
+    description: str, command: str, every: str | None = None, calendar: str | None = None
+) -> tuple[str, str]:
+    """A oneshot service and its timer: every `every` (after boot too), or at `calendar`
+    (systemd OnCalendar; a run missed while the host was off happens at the next boot)."""
     service = f"[Unit]\nDescription={description}\n\n[Service]\nType=oneshot\nExecStart={command}\n"
+    when = (
+        f"OnCalendar={calendar}\nPersistent=true\n"
+        if calendar
+        else f"OnBootSec=1min\nOnUnitActiveSec={every}\n"
+    )
     timer_unit = (
-        f"[Unit]\nDescription={description} ({every})\n\n[Timer]\nOnBootSec=1min\n"
-        f"OnUnitActiveSec={every}\nAccuracySec=10s\n\n[Install]\nWantedBy=timers.target\n"
+        f"[Unit]\nDescription={description} ({calendar or every})\n\n[Timer]\n{when}"
+        "AccuracySec=10s\n\n[Install]\nWantedBy=timers.target\n"
     )
     return service, timer_unit
 
 
-def _timer(name: str, description: str, command: str, every: str) -> None:
-    service, timer_unit = timer(description, command, every)
+def timer_units(
+    name: str, description: str, command: str, every: str | None = None, calendar: str | None = None
+) -> None:
+    """Install and start `name`.service + `name`.timer (see `timer`)."""
+    service, timer_unit = timer(description, command, every, calendar)
     reload = "systemctl daemon-reload"
     ops.validated_file(
         name=f"{description}: service", path=f"{UNIT_DIR}/{name}.service", content=service,
@@ -130,11 +142,11 @@ def central_logs() -> None:
     logs = tier.settings()["logs"]
     if role_name() != tier.SERVICES_ROLE:
         minutes = int(logs["heartbeat_minutes"])
-        _timer(
+        timer_units(
             "hdh-log-heartbeat",
             "R71 log heartbeat",
             "/usr/bin/logger -p daemon.info -t hdh-heartbeat alive",
-            f"{minutes}min",
+            every=f"{minutes}min",
         )
         return
     mode = str(settings("logging")["rsyslog.FileCreateMode"].value)
@@ -163,4 +175,4 @@ def central_logs() -> None:
         content=freshness_script(tier.wiring_of(host.data)),
         mode="0755",
     )
-    _timer("hdh-log-freshness", "R71 collector freshness", FRESHNESS, "1min")
+    timer_units("hdh-log-freshness", "R71 collector freshness", FRESHNESS, every="1min")

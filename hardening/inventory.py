@@ -34,7 +34,14 @@ def load_outputs(path: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: not valid JSON/YAML: {exc}") from None
     if isinstance(doc, dict) and isinstance(doc.get("inventory"), dict):
+        secret = doc.get("backupCredentialSecret")  # with --show-secrets only
         doc = doc["inventory"]
+        if (
+            isinstance(doc.get("backups"), dict)
+            and isinstance(secret, str)
+            and secret != "[secret]"
+        ):
+            doc["backups"]["credentialSecret"] = secret
     if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
         raise InputError(f"{path}: expected the `inventory` stack output with a `hosts` list")
     for h in doc["hosts"]:

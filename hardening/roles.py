@@ -13,6 +13,7 @@ from ground.errors import HdhError
 from hardening import (
     accounts,
     audit,
+    backups,
     certificates,
     collector,
     data,
@@ -65,6 +66,7 @@ AREAS: dict[str, Callable[[], Any]] = {
     "egress": egress.egress,
     "collector": collector.central_logs,
     "monitoring": monitoring.monitoring,
+    "backups": backups.backups,
     "permissions": permissions.file_permissions,
     "services": services.services,
     "integrity": integrity.integrity,

@@ -215,6 +215,8 @@ def wiring(doc: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict
         hdata: dict[str, Any] = {**common, "host_address": h["address"]}
         if h.get("role") == SERVICES_ROLE:
             hdata["hdh_wave"] = 0
+            if h is primary and isinstance(doc.get("backups"), dict):
+                hdata["services_backups"] = doc["backups"]  # the job runs on one host
         else:
             hdata["hdh_wave"] = 1
             hdata["ntp_servers"] = [s["address"] for s in servers]

@@ -234,5 +234,25 @@ def inventory(hosts: dict[str, TestHost], members: tuple[Member, ...] = FLEET) -
                 for m in members
             ],
             "services": {**PORTS, "clientNetworks": clients, "egressAllow": [REPO_ADDR]},
-        }
+            # No cloud here: the job is installed and scheduled, never run against one.
+            "backups": {
+                "kind": "cinder-backup",
+                "schedule": "*-*-* 02:30:00",
+                "keepDaily": 7,
+                "keepWeekly": 4,
+                "incremental": True,
+                "region": "RegionOne",
+                "authUrl": "http://192.0.2.1:5000/v3",
+                "credentialId": "testbed-fleet-credential",
+                "volumes": [
+                    {
+                        "name": "bubble-demo",
+                        "tier": "bubble",
+                        "bubble": "demo",
+                        "id": "00000000-0000-4000-8000-000000000001",
+                    }
+                ],
+            },
+        },
+        "backupCredentialSecret": "testbed-fleet-not-a-real-secret",
     }

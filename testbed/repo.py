@@ -25,9 +25,10 @@ from testbed.proc import TestbedError, run
 
 log = logging.getLogger(__name__)
 
-# What the services role installs from the network (hardening/egress.py, monitoring.py).
+# What the services role installs from the network (hardening/egress.py, monitoring.py,
+# backups.py).
 PACKAGES = ("squid", "apt-cacher-ng", "prometheus", "prometheus-alertmanager",
-            "prometheus-node-exporter")  # fmt: skip
+            "prometheus-node-exporter", "python3-openstacksdk")  # fmt: skip
 KEYRING = "hdh-testbed-repo.gpg"  # the repository's public key, what apt's signed-by names
 RECIPE = 1
 

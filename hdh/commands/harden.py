@@ -127,6 +127,13 @@ def run(args: argparse.Namespace) -> int:
         extra["ssh_known_hosts_file"] = args.known_hosts
     extra |= log_data(args)
     extra |= pki_data(doc, args.pki_dir)
+    backups = doc.get("backups")
+    if isinstance(backups, dict) and not backups.get("credentialSecret"):
+        import os
+
+        secret = os.environ.get("HDH_BACKUP_CREDENTIAL_SECRET")
+        if secret:
+            backups["credentialSecret"] = secret
     areas = [a.strip() for a in args.areas.split(",")] if args.areas else None
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hdh-harden-") as tmp:

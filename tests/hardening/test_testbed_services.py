@@ -271,6 +271,20 @@ def test_a_hardening_drift_raises_an_alert(services_fleet: Fleet) -> None:
     assert {a["labels"]["source"] for a in alerts} == {f.hosts["data0"].name}
 
 
+def test_the_backup_job_is_scheduled_with_its_credential_root_only(services_fleet: Fleet) -> None:
+    f = services_fleet
+    f.sh("svc0", "python3 /usr/local/sbin/hdh-backup --help >/dev/null")  # its SDK is there
+    assert f.sh("svc0", "stat -c %U:%a /etc/hdh/backup.json").stdout.strip() == "root:600"
+    config = json.loads(f.sh("svc0", "cat /etc/hdh/backup.json").stdout)
+    assert config["credentialSecret"] == "testbed-fleet-not-a-real-secret"
+    assert config["stack"] == f.hosts["svc0"].name.rsplit("-", 1)[0]
+    timer = f.sh("svc0", "systemctl show -p TimersCalendar hdh-backup.timer").stdout
+    assert "02:30:00" in timer
+    assert f.sh("svc0", "systemctl is-enabled hdh-backup.timer").stdout.strip() == "enabled"
+    for label in ("bastion", "data0", "ws0"):  # one job for the platform, on the first host
+        assert f.sh(label, "test -e /etc/hdh/backup.json", ok=False).returncode == 1
+
+
 def test_a_host_that_stops_raises_an_alert(services_fleet: Fleet) -> None:
     """Last: the workspace is powered off for good."""
     f = services_fleet
