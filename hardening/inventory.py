@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,15 @@ PLATFORM_ROLES = {
 
 def load_outputs(path: Path) -> dict[str, Any]:
     """The `inventory` stack output from `pulumi stack output --json` (or the bare dict)."""
+    stdin = (
+        str(path) == "-"
+    )  # `pulumi stack output --json --show-secrets | hdh harden --inventory -`
     try:
-        text = path.read_text()
+        text = sys.stdin.read() if stdin else path.read_text()
     except OSError as exc:
         raise InputError(f"{path}: cannot read inventory: {exc.strerror}") from None
     try:
-        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        doc = json.loads(text) if stdin or path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: not valid JSON/YAML: {exc}") from None
     if isinstance(doc, dict) and isinstance(doc.get("inventory"), dict):

@@ -204,3 +204,23 @@ def test_prometheus_scrapes_every_host_and_carries_the_rules(tmp_path: Path) -> 
     assert am["route"]["receiver"] == am["receivers"][0]["name"] == "hdh-ops"
     args = monitoring.exporter_args(Data(hosts(tmp_path)["hdh-data0"]))
     assert "--web.listen-address=10.20.16.5:9100" in args and "\\" not in args
+
+
+def test_outputs_with_secrets_come_on_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pulumi stack output --json --show-secrets | hdh harden --inventory -`: the backup
+    credential's secret reaches the first services host, and never touches the disk."""
+    import io
+
+    doc = copy.deepcopy(OUTPUTS)
+    doc["inventory"]["backups"] = {"kind": "snapshot", "volumes": [{"name": "data", "id": "v"}]}
+    doc["backupCredentialSecret"] = "s3cr3t"
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(doc)))
+    loaded = load_outputs(Path("-"))
+    assert loaded["backups"]["credentialSecret"] == "s3cr3t"
+    wiring = tier.wiring(loaded)
+    assert wiring["hdh-services0"]["services_backups"]["credentialSecret"] == "s3cr3t"
+    assert "services_backups" not in wiring["hdh-services1"]
+    assert "services_backups" not in wiring["hdh-data0"]
+    doc["backupCredentialSecret"] = "[secret]"  # outputs taken without --show-secrets
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(doc)))
+    assert "credentialSecret" not in load_outputs(Path("-"))["backups"]
