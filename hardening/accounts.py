@@ -6,7 +6,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files
 
 from hardening import ops
-from hardening.common import by_control, settings
+from hardening.common import DROP_IN_PREFIX, by_control, settings
 
 PWQUALITY = "/etc/security/pwquality.conf"
 FAILLOCK = "/etc/security/faillock.conf"
@@ -173,14 +173,14 @@ def sessions() -> None:
         tmout = s["shell.tmout"]
         ops.validated_file(
             name=f"{tmout.control} shell idle timeout TMOUT={tmout.value}",
-            path="/etc/profile.d/hdh-anssi-tmout.sh",
+            path=f"/etc/profile.d/{DROP_IN_PREFIX}-tmout.sh",
             content=TMOUT_SCRIPT.format(control=tmout.control, value=tmout.value),
         )
     if "logind.StopIdleSessionSec" in s:
         idle = s["logind.StopIdleSessionSec"]
         ops.validated_file(
             name=f"{idle.control} logind stops idle sessions after {idle.value}s",
-            path="/etc/systemd/logind.conf.d/hdh-anssi.conf",
+            path=f"/etc/systemd/logind.conf.d/{DROP_IN_PREFIX}.conf",
             content=f"[Login]\nStopIdleSessionSec={idle.value}\n",
             activate="systemctl try-reload-or-restart systemd-logind.service",
         )
@@ -188,7 +188,7 @@ def sessions() -> None:
         umask = s["shell.umask"]
         ops.validated_file(
             name=f"{umask.control} shell umask {umask.value}",
-            path="/etc/profile.d/hdh-anssi-umask.sh",
+            path=f"/etc/profile.d/{DROP_IN_PREFIX}-umask.sh",
             content=f"# ANSSI {umask.control}\numask {umask.value}\n",
         )
         # Interactive shells that are not login shells (terminals, `su`) read bash.bashrc only.
@@ -212,3 +212,10 @@ def admin_accounts() -> None:
         )
     if c.get("R34", {}).get("system_accounts.nologin"):
         ops.system_accounts_nologin(name="R34 system accounts have no login shell")
+
+
+@deploy("Accounts, passwords and sessions (R31 R32 R33 R34 R36 R68)")
+def accounts() -> None:
+    password_policy()
+    sessions()
+    admin_accounts()

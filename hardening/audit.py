@@ -6,10 +6,10 @@ from pyinfra import host
 from pyinfra.api import deploy, operation
 
 from hardening import ops
-from hardening.common import by_control
+from hardening.common import DROP_IN_PREFIX, by_control
 from hardening.facts import PrivilegedPrograms
 
-RULES_FILE = "/etc/audit/rules.d/60-hdh-anssi.rules"
+RULES_FILE = f"/etc/audit/rules.d/60-{DROP_IN_PREFIX}.rules"
 
 
 def both_abis(rules: list[str]) -> list[str]:

@@ -12,27 +12,10 @@ from pathlib import Path
 
 from ground.paths import ROOT
 from hardening import data
+from hardening.areas import AREAS
 
 CHECKS = ROOT / "tests" / "hardening" / "checks"
 TARGET = Path(__file__).parent / "COVERAGE.md"
-# Data area -> the deploy module that applies it.
-MODULE = {
-    "sysctl": "kernel.py",
-    "boot": "kernel.py",
-    "modules": "modules.py",
-    "mounts": "mounts.py",
-    "ssh": "ssh.py",
-    "accounts": "accounts.py",
-    "sudo": "sudo.py",
-    "audit": "audit.py",
-    "logging": "logs.py",
-    "time": "timesync.py",
-    "packages": "packages.py",
-    "firewall": "firewall.py",
-    "integrity": "integrity.py",
-    "permissions": "permissions.py",
-    "services": "services.py",
-}
 TEST_DEF = re.compile(r"((?:@pytest\.mark\.\w+.*\n)*)def (test_r(\d+)_\w+)\(")
 
 
@@ -64,7 +47,7 @@ def rows() -> list[Row]:
         r: Row(r, spec["title"], spec["level"], out=spec.get("out", ""))
         for r, spec in data.controls().items()
     }
-    for area, module in MODULE.items():
+    for area, module in ((a.name, f"{a.module}.py") for a in AREAS if a.anssi):
         for rnum in data.load(area):
             where = f"`hardening/{module}` (data `{area}.yaml`)"
             if where not in out[rnum].applied:

@@ -6,11 +6,11 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from hardening import ops
-from hardening.common import by_control
+from hardening.common import DROP_IN_PREFIX, by_control
 from hardening.facts import PathExists
 
-SYSCTL_FILE = "/etc/sysctl.d/60-hdh-anssi.conf"
-GRUB_DROP_IN = "/etc/default/grub.d/60-hdh-anssi.cfg"
+SYSCTL_FILE = f"/etc/sysctl.d/60-{DROP_IN_PREFIX}.conf"
+GRUB_DROP_IN = f"/etc/default/grub.d/60-{DROP_IN_PREFIX}.cfg"
 CONTROL_TITLES = {
     "R8": "memory options (vm.mmap_min_addr)",
     "R9": "kernel configuration options",
@@ -28,7 +28,7 @@ def kernel_parameters() -> None:
     # disk booted with a kernel of its own gets. In a container only the live values are limited
     # (ops.sysctls skips what the shared kernel owns), and systemd-sysctl ignores read-only keys.
     lines: list[str] = []
-    for rnum, values in by_control("sysctl").items():
+    for rnum, values in by_control("kernel").items():
         lines.extend(f"{key} = {value}\n" for key, value in values.items())
         ops.sysctls(name=f"{rnum} {CONTROL_TITLES.get(rnum, 'kernel parameters')}", values=values)  # type: ignore[arg-type]
     ops.validated_file(

@@ -10,10 +10,10 @@ from pyinfra.api import OperationError, deploy
 from pyinfra.operations import files
 
 from hardening import certificates, ops
-from hardening.common import level, settings
+from hardening.common import DROP_IN_PREFIX, level, settings
 
-JOURNALD_DROP_IN = "/etc/systemd/journald.conf.d/60-hdh-anssi.conf"
-RSYSLOG_DROP_IN = "/etc/rsyslog.d/00-hdh-anssi.conf"
+JOURNALD_DROP_IN = f"/etc/systemd/journald.conf.d/60-{DROP_IN_PREFIX}.conf"
+RSYSLOG_DROP_IN = f"/etc/rsyslog.d/00-{DROP_IN_PREFIX}.conf"
 
 
 CA_FILE = "/etc/ssl/hdh-log-ca.pem"

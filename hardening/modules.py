@@ -5,9 +5,9 @@ from __future__ import annotations
 from pyinfra.api import deploy
 
 from hardening import ops
-from hardening.common import by_control
+from hardening.common import DROP_IN_PREFIX, by_control
 
-MODPROBE_FILE = "/etc/modprobe.d/hdh-anssi.conf"
+MODPROBE_FILE = f"/etc/modprobe.d/{DROP_IN_PREFIX}.conf"
 
 
 @deploy("Kernel modules (R10)")

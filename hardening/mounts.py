@@ -6,10 +6,10 @@ from pyinfra.api import deploy
 from pyinfra.operations import files
 
 from hardening import ops
-from hardening.common import deploy_user, settings
+from hardening.common import DROP_IN_PREFIX, deploy_user, settings
 
-NAMESPACE_CONF = "/etc/security/namespace.d/hdh-anssi.conf"
-TMPFILES_CONF = "/etc/tmpfiles.d/hdh-anssi-namespace.conf"
+NAMESPACE_CONF = f"/etc/security/namespace.d/{DROP_IN_PREFIX}.conf"
+TMPFILES_CONF = f"/etc/tmpfiles.d/{DROP_IN_PREFIX}-namespace.conf"
 PAM_PROFILE = "/usr/share/pam-configs/hdh-namespace"
 # Interactive sessions only (ssh, su, login): not sudo, cron or systemd --user, which use
 # common-session-noninteractive.

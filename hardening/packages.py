@@ -6,7 +6,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt
 
 from hardening import ops
-from hardening.common import by_control
+from hardening.common import DROP_IN_PREFIX, by_control
 
 # What the other areas need. Hosts have no network when they are hardened: these must be in
 # the image (testbed/packages.txt for the testbed), so on a prepared host this is a no-op.
@@ -65,7 +65,7 @@ def packages() -> None:
     }
     ops.validated_file(
         name="R59 apt refuses unauthenticated and insecure repositories",
-        path="/etc/apt/apt.conf.d/60hdh-anssi",
+        path=f"/etc/apt/apt.conf.d/60{DROP_IN_PREFIX}",
         content=apt_conf(r59, ""),
         validate="apt-config -c {} dump >/dev/null",
     )

@@ -1,7 +1,8 @@
-"""Roles bastion, services, k8s-node, data-host, workspace: one composition of the areas."""
+"""Roles bastion, k8s-node, data-host, workspace: one composition of the areas, data decides."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -10,69 +11,22 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 
 from ground.errors import HdhError
-from hardening import (
-    accounts,
-    audit,
-    backups,
-    certificates,
-    collector,
-    data,
-    egress,
-    firewall,
-    integrity,
-    kernel,
-    logs,
-    modules,
-    monitoring,
-    mounts,
-    packages,
-    permissions,
-    services,
-    ssh,
-    sudo,
-    timesync,
-)
+from hardening import data
+from hardening.areas import AREAS as TABLE
+from hardening.areas import KERNEL_AREAS
 
 
 class StepError(HdhError):
     """A deploy step refused or failed while its operations were being prepared."""
 
 
-def _accounts() -> None:
-    accounts.password_policy()
-    accounts.sessions()
-    accounts.admin_accounts()
+def _deploy(module: str, function: str) -> Callable[[], Any]:
+    deploy_fn: Callable[[], Any] = getattr(importlib.import_module(f"hardening.{module}"), function)
+    return deploy_fn
 
 
-# Order matters: packages first (the tools the others need), the host certificate before the
-# logging that uses it, the firewall after sshd is known good, AIDE last so its first database
-# seals the hardened state.
-AREAS: dict[str, Callable[[], Any]] = {
-    "packages": packages.packages,
-    "accounts": _accounts,
-    "sudo": sudo.sudo_policy,
-    "ssh": ssh.ssh_server,
-    "kernel": kernel.kernel_parameters,
-    "boot": kernel.boot_parameters,
-    "modules": modules.kernel_modules,
-    "mounts": mounts.mount_options,
-    "audit": audit.audit_rules,
-    "pki": certificates.host_certificate,
-    "logging": logs.logging_system,
-    "time": timesync.time_sync,
-    "firewall": firewall.firewall,
-    # The services tier (docs/services.md): after the firewall, so what these install never
-    # listens on an open host; hosts without a services tier in their inventory skip them.
-    "egress": egress.egress,
-    "collector": collector.central_logs,
-    "monitoring": monitoring.monitoring,
-    "backups": backups.backups,
-    "permissions": permissions.file_permissions,
-    "services": services.services,
-    "integrity": integrity.integrity,
-}
-# What only a VM (own kernel) can prove: the targeted set for the slow kernel tier.
-KERNEL_AREAS = ("kernel", "boot", "modules", "mounts", "audit")
+AREAS: dict[str, Callable[[], Any]] = {a.name: _deploy(a.module, a.deploy) for a in TABLE}
+__all__ = ["AREAS", "KERNEL_AREAS", "ROLES", "StepError", "check_areas", "harden"]
 ROLES = tuple(data.roles())
 
 

@@ -24,17 +24,6 @@ log = logging.getLogger(__name__)
 HostSpec = tuple[str, dict[str, Any]]
 
 
-class HardenError(HdhError):
-    """One or more hosts could not be hardened: one line per host naming the failed step."""
-
-    def __init__(self, failures: Sequence[str]) -> None:
-        self.failures = list(failures)
-        super().__init__("\n".join(self.failures))
-
-    def lines(self) -> list[str]:
-        return self.failures
-
-
 @dataclass
 class HostResult:
     name: str

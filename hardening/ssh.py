@@ -6,9 +6,9 @@ from pyinfra.api import deploy
 from pyinfra.operations import files
 
 from hardening import ops
-from hardening.common import deploy_user, settings
+from hardening.common import DROP_IN_PREFIX, deploy_user, settings
 
-DROP_IN = "/etc/ssh/sshd_config.d/00-hdh-anssi.conf"
+DROP_IN = f"/etc/ssh/sshd_config.d/00-{DROP_IN_PREFIX}.conf"
 MAIN_CONFIG = "/etc/ssh/sshd_config"
 
 

@@ -8,10 +8,12 @@ from pyinfra.api import OperationError, deploy
 from pyinfra.facts.files import File
 
 from hardening import ops
-from hardening.common import by_control, deploy_user
+from hardening.common import DROP_IN_PREFIX, by_control, deploy_user
 from hardening.facts import UserGroups
 
-DROP_IN = "/etc/sudoers.d/00-hdh-anssi"  # no dot: sudo skips files with one (and our .hdh-new)
+DROP_IN = (
+    f"/etc/sudoers.d/00-{DROP_IN_PREFIX}"  # no dot: sudo skips files with one (and our .hdh-new)
+)
 
 
 @deploy("sudo and setuid programs (R33 R38 R39 R57)")

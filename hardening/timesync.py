@@ -10,10 +10,10 @@ from pyinfra.api import deploy
 from pyinfra.operations import files
 
 from hardening import ops, tier
-from hardening.common import role_name, settings
+from hardening.common import DROP_IN_PREFIX, role_name, settings
 
-SOURCES = "/etc/chrony/sources.d/hdh-anssi.sources"
-CONF = "/etc/chrony/conf.d/hdh-anssi.conf"
+SOURCES = f"/etc/chrony/sources.d/{DROP_IN_PREFIX}.sources"
+CONF = f"/etc/chrony/conf.d/{DROP_IN_PREFIX}.conf"
 MAIN_CONF = "/etc/chrony/chrony.conf"
 CONTAINER_DROP_IN = "/etc/systemd/system/chrony.service.d/hdh-container.conf"
 # In a container the clock is the host's (no CAP_SYS_TIME): chronyd still runs, with -x, so it

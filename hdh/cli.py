@@ -63,12 +63,21 @@ def _available(cmd: Command) -> bool:
     return top == "hdh" or importlib.util.find_spec(top) is not None
 
 
+def _global_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    p.add_argument(
+        "--progress",
+        choices=("plain", "elapsed"),
+        default="elapsed",
+        help="progress lines on stderr: with the seconds since start (default) or plain",
+    )
+    return p
+
+
 def _chosen(argv: Sequence[str]) -> str | None:
-    """The command word: the first argument that is not a global option."""
-    for arg in argv:
-        if not arg.startswith("-"):
-            return arg
-    return None
+    """The command word: the first argument after the global options."""
+    _, rest = _global_options(argparse.ArgumentParser(add_help=False)).parse_known_args(argv)
+    return rest[0] if rest and not rest[0].startswith("-") else None
 
 
 def parser(chosen: str | None = None) -> argparse.ArgumentParser:
@@ -77,13 +86,7 @@ def parser(chosen: str | None = None) -> argparse.ArgumentParser:
         prog="hdh",
         description="Sovereign health-data hub platform: plan, police, harden, test.",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
-    p.add_argument(
-        "--progress",
-        choices=("plain", "elapsed"),
-        default="elapsed",
-        help="progress lines on stderr: with the seconds since start (default) or plain",
-    )
+    _global_options(p)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, cmd in COMMANDS.items():
         if name == chosen and _available(cmd):

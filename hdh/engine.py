@@ -75,7 +75,7 @@ def environment(
     return env
 
 
-def _use_shared_venv(path: Path) -> None:
+def use_shared_venv(path: Path) -> None:
     """Point a copied project (or pack) at the clone's venv through the pip toolchain.
 
     With the uv toolchain the engine runs `uv sync` in the copy, which re-installs the project
@@ -117,8 +117,8 @@ class ThrowawayProject:
             shutil.copytree(ROOT / name, self.dir / name, ignore=ignore)
         shutil.copytree(ROOT / "stacks" / "profiles", self.dir / "stacks" / "profiles")
         (self.dir / ".venv").symlink_to(ROOT / ".venv")
-        _use_shared_venv(self.dir / "Pulumi.yaml")
-        _use_shared_venv(self.dir / "policies" / "PulumiPolicy.yaml")
+        use_shared_venv(self.dir / "Pulumi.yaml")
+        use_shared_venv(self.dir / "policies" / "PulumiPolicy.yaml")
         doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
         doc["config"].update(config or {})
         (self.dir / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc))

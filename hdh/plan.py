@@ -233,6 +233,16 @@ def _skip_source_positions() -> None:
     resource_runtime._get_stack_trace = source_pb2.StackTrace
 
 
+def _skip_debug_messages() -> None:
+    """Drop the SDK's per-resource debug messages: under mocks nothing reads them, and
+    formatting and routing ~5 of them per resource was ~5 % of a 250-bubble plan."""
+    pulumi.log.debug = _no_debug
+
+
+def _no_debug(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
 def load_raw(
     stack: str, overrides: Mapping[str, str] | None = None, path: Path | None = None
 ) -> tuple[dict[str, str], set[str]]:
@@ -306,6 +316,7 @@ def _run(
 
     start = time.perf_counter()
     _skip_source_positions()
+    _skip_debug_messages()
     mocks = PlanMocks(cfg)
     monitor = RecordingMonitor(mocks, progress)
     pulumi.runtime.set_mocks(mocks, project="hdh", stack=cfg.stack, preview=False, monitor=monitor)

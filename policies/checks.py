@@ -9,7 +9,6 @@ from typing import Any
 from policies.config import catalogue, is_loopback
 from policies.rule import Resource
 
-WORLD = ("0.0.0.0/0", "::/0")
 WORKLOAD_TYPES = (
     "kubernetes:core/v1:Pod",
     "kubernetes:apps/v1:Deployment",

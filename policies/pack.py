@@ -14,6 +14,7 @@ from pulumi_policy import (
     Policy,
     PolicyComplianceFramework,
     PolicyConfigSchema,
+    PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -25,7 +26,7 @@ from pulumi_policy import (
 import policies.rules
 from policies.config import defaults, schema
 from policies.controls import CONTROLS
-from policies.rule import Resource, Rule, Stack
+from policies.rule import Resource, Rule, Stack, _is_unknown
 
 log = logging.getLogger(__name__)
 PACK_NAME = "hdh-platform"
@@ -75,20 +76,31 @@ def stack_view(args: StackValidationArgs) -> Stack:
     if _last_stack[0] is args.resources:
         return _last_stack[1]
     stack = Stack(
-        [
-            Resource.build(
-                r.urn,
-                r.resource_type,
-                r.name,
-                r.props,
-                r.provider.props if r.provider is not None else None,
-                {k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
-            )
-            for r in args.resources
-        ]
+        lazy=[(r.urn, r.resource_type, _raw_id(r.props), _builder(r)) for r in args.resources]
     )
     _last_stack[:] = [args.resources, stack]
     return stack
+
+
+def _builder(r: PolicyResource) -> Callable[[], Resource]:
+    def build() -> Resource:
+        return Resource.build(
+            r.urn,
+            r.resource_type,
+            r.name,
+            r.props,
+            r.provider.props if r.provider is not None else None,
+            {k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+        )
+
+    return build
+
+
+def _raw_id(props: Any) -> str:
+    """A resource's id without building its view ('' when absent or unknown in preview)."""
+    target = props if type(props) is dict else props["__target"]  # the SDK's proxy
+    rid = target.get("id") if isinstance(target, Mapping) else None
+    return rid if isinstance(rid, str) and not _is_unknown(rid) else ""
 
 
 def _resource_validator(module: ModuleType) -> Callable[..., None]:

@@ -30,7 +30,7 @@ from pulumi_policy.proxy import UnknownValueError
 from ground.errors import InputError
 from policies.config import DESCRIPTIONS
 from policies.pack import POLICIES, RULES
-from policies.rule import SECRET, SECRET_SIG, SIG_KEY, Rule
+from policies.rule import SECRET, Rule
 
 log = logging.getLogger(__name__)
 LEVELS = ("mandatory", "advisory", "disabled")
@@ -357,11 +357,6 @@ def _outputs(r: Record) -> dict[str, Any]:
     """Outputs as the engine's AnalyzeStack has them: with the id (the plan records inputs)."""
     props = r.outputs if r.outputs else r.inputs
     return {**props, "id": r.id} if r.id and "id" not in props else props
-
-
-def secret_envelope(ciphertext: str = "v1:fixture") -> dict[str, str]:
-    """A secret as `pulumi stack export` shows it without --show-secrets."""
-    return {SIG_KEY: SECRET_SIG, "ciphertext": ciphertext}
 
 
 __all__ = ["SECRET", "Finding", "Record", "Result", "evaluate", "load", "records"]

@@ -178,3 +178,7 @@ def run(listen: str, out: Path) -> None:
     """Serve until SIGTERM (the testbed stops the collector by its PID)."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     serve(listen, out)
+
+
+if __name__ == "__main__":  # the daemon's own entry (argv above); people use `hdh testbed logsink`
+    run(sys.argv[1], Path(sys.argv[2]))

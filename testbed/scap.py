@@ -289,9 +289,9 @@ def parse_results(
         root = ET.parse(path).getroot()
     except (ET.ParseError, OSError) as exc:
         raise TestbedError(host or str(path), "parse results", str(exc)) from exc
-    rules = _rule_meta(root)
+    rules = rule_meta(root)
     if not rules and datastream is not None:
-        rules = _rule_meta(ET.parse(datastream).getroot())
+        rules = rule_meta(ET.parse(datastream).getroot())
     tests = list(root.iter(f"{XCCDF}TestResult"))
     if not tests:
         raise TestbedError(host or str(path), "parse results", "no XCCDF TestResult in file")
@@ -331,7 +331,7 @@ def _target(test: ET.Element) -> str:
     return (test.findtext(f"{XCCDF}target") or "").strip()
 
 
-def _rule_meta(root: ET.Element) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+def rule_meta(root: ET.Element) -> dict[str, tuple[str, str, tuple[str, ...]]]:
     """rule id -> (title, severity, ANSSI R-numbers sorted by number)."""
     meta = {}
     for rule in root.iter(f"{XCCDF}Rule"):

@@ -22,7 +22,7 @@ import pytest
 from components.config import available_stacks, load_stack
 from components.k8s_baseline import KUBECONFIG_KEY, PLACEHOLDER_KUBECONFIG
 from ground.paths import ROOT
-from hdh.engine import ThrowawayProject, _use_shared_venv, environment
+from hdh.engine import ThrowawayProject, environment, use_shared_venv
 from hdh.plan import plan_stack
 
 pytestmark = pytest.mark.engine
@@ -97,7 +97,7 @@ def test_policy_check_over_preview_json_agrees_with_the_engine(tmp_path: Path) -
     probe.run("config", "set", "--secret", "probe:kubeconfig", stdin=PLACEHOLDER_KUBECONFIG)
     pack = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", pack, ignore=shutil.ignore_patterns("__pycache__"))
-    _use_shared_venv(pack / "PulumiPolicy.yaml")
+    use_shared_venv(pack / "PulumiPolicy.yaml")
     engine_run = probe.run("preview", "--policy-pack", str(pack), check=False)
     assert engine_run.returncode != 0, "the probe breaks mandatory rules"
     # The engine shows a display type ("openstack:blockstorage:Volume"): compare rule + name.
@@ -134,7 +134,7 @@ class ThrowawayProgram(ThrowawayProject):
         self.dir = workdir / "program"
         self.stack = "t"
         shutil.copytree(src, self.dir)
-        _use_shared_venv(self.dir / "Pulumi.yaml")
+        use_shared_venv(self.dir / "Pulumi.yaml")
         self.env = environment(
             {
                 "PATH": "/usr/bin:/bin",

@@ -29,7 +29,7 @@ def test_schema_rejects_bad_data(monkeypatch: pytest.MonkeyPatch) -> None:
     real = data.load
 
     def fake(name: str) -> dict:
-        if name == "sysctl":
+        if name == "kernel":
             return {"R99": {"intermediary": {"x": 1}}, "R9": {"extreme": {"y": 1}}}
         if name == "roles":
             doc = dict(real("roles"))
@@ -40,7 +40,7 @@ def test_schema_rejects_bad_data(monkeypatch: pytest.MonkeyPatch) -> None:
                     "deviations": [
                         {
                             "control": "R9",
-                            "area": "sysctl",
+                            "area": "kernel",
                             "key": "k",
                             "value": 1,
                             "why": "because",
@@ -55,8 +55,8 @@ def test_schema_rejects_bad_data(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigErrors) as err:
         data.validate()
     text = "\n".join(err.value.lines())
-    assert "sysctl.yaml: R99: top-level keys must be R-numbers" in text
-    assert "sysctl.yaml: R9.extreme: unknown level" in text
+    assert "kernel.yaml: R99: top-level keys must be R-numbers" in text
+    assert "kernel.yaml: R9.extreme: unknown level" in text
     assert "roles.yaml: roles.odd.level: must be one of" in text
     assert "roles.yaml: roles.odd.deviations[0].why: a deviation needs a real justification" in text
 
@@ -67,12 +67,12 @@ def test_levels_inherit_and_override() -> None:
     assert inter["login.defs.UMASK"].value == "027"
     assert enh["login.defs.UMASK"].value == "077"
     assert "pwquality.minlen" in inter  # minimal settings are part of intermediary
-    assert "kernel.modules_disabled" not in data.baseline("sysctl", "intermediary")
+    assert "kernel.modules_disabled" not in data.baseline("kernel", "intermediary")
 
 
 def test_role_deviations_change_only_their_key() -> None:
-    base = data.settings("sysctl", "base", "intermediary")
-    k8s = data.settings("sysctl", "k8s-node", "intermediary")
+    base = data.settings("kernel", "base", "intermediary")
+    k8s = data.settings("kernel", "k8s-node", "intermediary")
     assert base["net.ipv4.ip_forward"].value == 0
     assert k8s["net.ipv4.ip_forward"].value == 1
     assert {k for k in base if base[k] != k8s.get(k)} == {"net.ipv4.ip_forward"}

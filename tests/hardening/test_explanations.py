@@ -17,7 +17,7 @@ def ssg_rules() -> dict[str, tuple[str, ...]]:
     ds = scap.ssg_dir() / "content" / scap.DATASTREAM
     if not ds.exists():
         pytest.skip("SSG data stream not cached (any testbed scan fetches it)")
-    meta = scap._rule_meta(ET.parse(ds).getroot())
+    meta = scap.rule_meta(ET.parse(ds).getroot())
     return {rid.removeprefix(scap.RULE_PREFIX): anssi for rid, (_, _, anssi) in meta.items()}
 
 

@@ -20,6 +20,7 @@ import pytest
 
 import testbed
 from ground.paths import ROOT
+from hardening import logs, ssh
 from hardening.roles import KERNEL_AREAS
 from hardening.run import HostResult, harden_hosts
 from testbed import TestHost
@@ -105,7 +106,7 @@ def test_containers_converge_then_change_nothing(
         sh(ssh_run, h, "sysctl -w net.ipv4.conf.all.accept_redirects=1")  # R12: drifted
     sh(ssh_run, c2, "echo 'HdhPlantedBogusKeyword yes' >> /etc/ssh/sshd_config")
     # On hosts kept from an earlier session the drop-in exists: drop it so sshd -t must run.
-    sh(ssh_run, c2, "rm -f /etc/ssh/sshd_config.d/00-hdh-anssi.conf")
+    sh(ssh_run, c2, f"rm -f {ssh.DROP_IN}")
 
     # An "interrupted" first run: only some areas, then the broken host fails at a named step.
     timed(
@@ -122,7 +123,7 @@ def test_containers_converge_then_change_nothing(
     err = first[c2.name].error or ""
     assert err.startswith(f"{c2.name}: step ") and "sshd drop-in" in err and "rejected" in err, err
     assert ssh_run(c2, "sudo -n true").returncode == 0, "the failed sshd step locked us out"
-    assert "00-hdh-anssi.conf" not in sh(ssh_run, c2, "ls /etc/ssh/sshd_config.d/")
+    assert Path(ssh.DROP_IN).name not in sh(ssh_run, c2, "ls /etc/ssh/sshd_config.d/")
 
     # The operator fixes the host; the next run converges, the one after changes nothing.
     sh(ssh_run, c2, "sed -i '/HdhPlantedBogusKeyword/d' /etc/ssh/sshd_config")
@@ -156,7 +157,7 @@ def test_containers_converge_then_change_nothing(
     for h in (c1, c2):  # R71: a message logged on the host reaches its log host, over TLS
         assert_forwarded(ssh_run, h)
     # ... and only to the log host its certificate names: another permitted name, nothing sent.
-    conf = "/etc/rsyslog.d/00-hdh-anssi.conf"
+    conf = logs.RSYSLOG_DROP_IN
     sh(ssh_run, c2, f'sed -i \'s/PermittedPeers="[^"]*"/PermittedPeers="other.test"/\' {conf}')
     sh(ssh_run, c2, "systemctl restart rsyslog")
     with pytest.raises(AssertionError, match="not at the log host"):
@@ -204,7 +205,7 @@ def test_a_killed_run_converges_on_the_next(testbed_session: None, tmp_path: Pat
                 str(inventory), "--ssh-key", str(h.key_path), "--known-hosts", "/dev/null",
                 "--host-key-check", "no",
             ]  # fmt: skip
-            marker = "/etc/ssh/sshd_config.d/00-hdh-anssi.conf"  # the ssh area, 4th of 15
+            marker = ssh.DROP_IN  # the ssh area, 4th of 15
             proc = subprocess.Popen(
                 argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True,
@@ -291,12 +292,12 @@ def test_cli_through_the_bastion(
     }
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(outputs))
-    logs = c1.log_data()  # the same log host as when c1 was hardened
+    log_host = c1.log_data()  # the same log host as when c1 was hardened
     argv = ["harden", "--inventory", str(path), "--ssh-key", str(c1.key_path), "--check",
             "--known-hosts", "/dev/null", "--host-key-check", "no", "--json",
-            str(tmp_path / "r.json"), "--log-remote", logs["log_remote"],
-            "--log-remote-ca", logs["log_remote_ca"],
-            "--log-remote-name", logs["log_remote_name"]]  # fmt: skip
+            str(tmp_path / "r.json"), "--log-remote", log_host["log_remote"],
+            "--log-remote-ca", log_host["log_remote_ca"],
+            "--log-remote-name", log_host["log_remote_name"]]  # fmt: skip
     start = time.monotonic()
     rc = harden.run(parser.parse_args(argv))  # what `hdh harden ...` runs
     TIMINGS["cli --check via bastion"] = round(time.monotonic() - start, 1)

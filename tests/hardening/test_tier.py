@@ -211,7 +211,7 @@ def test_outputs_with_secrets_come_on_standard_input(monkeypatch: pytest.MonkeyP
     credential's secret reaches the first services host, and never touches the disk."""
     import io
 
-    doc = copy.deepcopy(OUTPUTS)
+    doc: dict[str, Any] = copy.deepcopy(OUTPUTS)
     doc["inventory"]["backups"] = {"kind": "snapshot", "volumes": [{"name": "data", "id": "v"}]}
     doc["backupCredentialSecret"] = "s3cr3t"
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(doc)))

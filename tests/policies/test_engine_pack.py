@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ground.paths import ROOT
-from hdh.engine import ThrowawayProject, _use_shared_venv
+from hdh.engine import ThrowawayProject, use_shared_venv
 from policies.pack import RULES
 from policies.run import evaluate
 
@@ -60,7 +60,7 @@ def _program(project: ThrowawayProject, src: Path, name: str) -> Path:
     probe = project.dir / name
     shutil.copytree(src, probe)
     (probe / ".venv").symlink_to(ROOT / ".venv")
-    _use_shared_venv(probe / "Pulumi.yaml")
+    use_shared_venv(probe / "Pulumi.yaml")
     init = _pulumi(probe, project.env, "stack", "init", name)
     assert init.returncode == 0, init.stderr
     return probe

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from hardening import data
+from hardening import data, kernel
 
-SYSCTL_FILE = "/etc/sysctl.d/60-hdh-anssi.conf"
+SYSCTL_FILE = kernel.SYSCTL_FILE
 
 
 def keys(rnum: str) -> list[str]:
-    return sorted(s.key for s in data.baseline("sysctl", "high").values() if s.control == rnum)
+    return sorted(s.key for s in data.baseline("kernel", "high").values() if s.control == rnum)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def persisted(host: Any) -> str:
 
 
 def check_sysctl(kind: str, expect: Any, live: dict[str, str], persisted: str, key: str) -> None:
-    want = expect("sysctl", key)
+    want = expect("kernel", key)
     if kind == "container" and not key.startswith("net."):
         pytest.skip("container: kernel-global parameter, the host's kernel decides (see VM)")
     if kind == "container" and key not in live:

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from hardening import logs, timesync
+
 
 def test_r71_journald_persistent(host: Any, expect: Any) -> None:
     storage = expect("logging", "journald.Storage")
@@ -21,7 +23,7 @@ def test_r71_rsyslog_running(host: Any) -> None:
 
 def test_r72_rsyslog_file_mode(host: Any, expect: Any) -> None:
     mode = expect("logging", "rsyslog.FileCreateMode")
-    conf = host.file("/etc/rsyslog.d/00-hdh-anssi.conf").content_string
+    conf = host.file(logs.RSYSLOG_DROP_IN).content_string
     assert f"$FileCreateMode {mode}" in conf
 
 
@@ -30,7 +32,7 @@ def test_r71_log_forwarding(host: Any, expect: Any, request: pytest.FixtureReque
     if not remote:
         pytest.skip("no remote log host configured for this deployment (host data log_remote)")
     target, _, port = remote.rpartition(":")
-    conf = host.file("/etc/rsyslog.d/00-hdh-anssi.conf").content_string
+    conf = host.file(logs.RSYSLOG_DROP_IN).content_string
     assert f'action(type="omfwd" target="{target}" port="{port}"' in conf
     if expect("logging", "rsyslog.tls") == "required" or 'StreamDriver="gtls"' in conf:
         # Over TLS, the log host authenticated by its certificate and name.
@@ -56,9 +58,9 @@ def test_r71_logrotate(host: Any, expect: Any) -> None:
 
 def test_r71_chrony_sources(host: Any, expect: Any) -> None:
     expect("time", "chrony.servers")
-    sources = host.file("/etc/chrony/sources.d/hdh-anssi.sources").content_string
+    sources = host.file(timesync.SOURCES).content_string
     assert sources.startswith("server "), sources
-    assert "cmdport 0" in host.file("/etc/chrony/conf.d/hdh-anssi.conf").content_string
+    assert "cmdport 0" in host.file(timesync.CONF).content_string
 
 
 def test_r71_chrony_running(host: Any, kind: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hardening import data
+from hardening import data, mounts
 
 
 @pytest.mark.kernel
@@ -27,7 +27,7 @@ def test_r28_mount_options(host: Any, expect: Any, path: str) -> None:
 
 def test_r55_temporary_directories_per_user(host: Any, expect: Any) -> None:
     polydirs, exempt = expect("mounts", "namespace.polydirs"), expect("mounts", "namespace.exempt")
-    conf = host.file("/etc/security/namespace.d/hdh-anssi.conf").content_string
+    conf = host.file(mounts.NAMESPACE_CONF).content_string
     entries = {ln.split()[0]: ln.split() for ln in conf.splitlines() if ln[:1] == "/"}
     assert sorted(entries) == sorted(polydirs), conf
     for d in polydirs:

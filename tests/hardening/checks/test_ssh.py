@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hardening import data
+from hardening import data, ssh
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_r79_sshd_hardened(sshd_t: dict[str, str], expect: Any, key: str) -> Non
 
 
 def test_r79_sshd_drop_in_private(host: Any) -> None:
-    f = host.file("/etc/ssh/sshd_config.d/00-hdh-anssi.conf")
+    f = host.file(ssh.DROP_IN)
     assert f.exists and f.user == "root" and f.mode == 0o600
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from hardening import sudo
+
 EDITORS = {"vi", "vim", "nano", "emacs", "ed", "less", "more", "view", "sensible-editor", "pico"}
 
 
@@ -32,22 +34,22 @@ def deploy_users() -> set[str]:
 def test_r39_sudo_defaults(host: Any, expect: Any) -> None:
     defaults = expect("sudo", "Defaults")
     assert host.run("visudo -c").rc == 0
-    text = host.file("/etc/sudoers.d/00-hdh-anssi").content_string
+    text = host.file(sudo.DROP_IN).content_string
     for d in defaults:
         assert f"Defaults {d}" in text, f"missing Defaults {d}"
 
 
 def test_r39_deploy_exemptions_only(host: Any, expect: Any) -> None:
     exemptions = expect("sudo", "deploy_exemptions")
-    text = host.file("/etc/sudoers.d/00-hdh-anssi").content_string
+    text = host.file(sudo.DROP_IN).content_string
     scoped = [ln for ln in text.splitlines() if ln.startswith("Defaults:")]
     assert scoped == [f"Defaults:deploy {', '.join(exemptions)}"], scoped
 
 
 def test_r38_sudo_group_only(host: Any, expect: Any) -> None:
     group = expect("sudo", "group")
-    sudo = host.file("/usr/bin/sudo")
-    assert (sudo.user, sudo.group, sudo.mode) == ("root", group, 0o4750)
+    binary = host.file("/usr/bin/sudo")
+    assert (binary.user, binary.group, binary.mode) == ("root", group, 0o4750)
     assert host.run("dpkg-statoverride --list /usr/bin/sudo").rc == 0, "not pinned against upgrades"
 
 
