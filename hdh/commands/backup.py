@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             args.json.write_text(json.dumps({"rc": rc}) + "\n")
         return rc
+    if args.expect_sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", args.expect_sha256):
+        raise InputError("--expect-sha256: a SHA-256 digest is 64 hexadecimal digits")
     volume = backup.pick_volume(section, args.volume)
     report = backup.Drill(backup.connect(section), section, stack).run(
         volume, expect_sha256=args.expect_sha256, read=args.read, keep=args.keep
