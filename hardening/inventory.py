@@ -119,6 +119,13 @@ def ssh_config(
     return "\n".join(out)
 
 
+def bastion_first(doc: dict[str, Any], h: dict[str, Any]) -> bool:
+    """The jump host is hardened alone, before the hosts reached through it: its firewall's
+    first load starts connection tracking, which cannot follow the jumps already open through it
+    (their replies are dropped as invalid and those hosts' runs stall)."""
+    return bool(doc.get("bastion")) and h.get("role") == "bastion"
+
+
 def build(
     doc: dict[str, Any],
     workdir: Path,
@@ -156,6 +163,10 @@ def build(
         if key:
             hdata["ssh_key"] = key
         hdata.update(wiring.get(h["name"], {}))
+        if bastion_first(doc, h):
+            hdata["hdh_wave"] = 0
+        elif doc.get("bastion"):
+            hdata.setdefault("hdh_wave", 1)
         hdata.update(host_data or {})
         hosts.append((h["name"], hdata))
     return hosts

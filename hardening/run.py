@@ -59,8 +59,9 @@ def harden_hosts(
 ) -> list[HostResult]:
     """Harden `hosts` [(address, data)], or only predict the changes with `check`.
 
-    Hosts run in waves by their host data `hdh_wave` (default 0): the services hosts (wave 0)
-    are ready (proxy, package cache, collector) before the hosts that use them (wave 1)."""
+    Hosts run in waves by their host data `hdh_wave` (default 0): the bastion alone (wave 0,
+    see inventory.bastion_first), the services hosts (1: proxy, package cache and collector ready)
+    before the hosts that use them (2)."""
     roles.check_areas(areas)
     waves: dict[int, list[HostSpec]] = {}
     for name, hdata in hosts:

@@ -23,6 +23,9 @@ PORTS = ("proxyPort", "cachePort", "logPort", "metricsPort")
 PORT_NAMES = ("proxy", "cache", "log", "metrics")  # the same ports, as flows name them
 SERVICES_ROLE = "services"
 NTP_PORT = 123  # chrony: the one flow whose port no stack changes
+# Waves (hardening/run.py): the bastion alone first (inventory.py), then the services hosts, then
+# the hosts that use them.
+WAVE_SERVICES, WAVE_OTHERS = 1, 2
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,7 @@ def ports(section: dict[str, Any]) -> Ports:
 
 def wiring(doc: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, dict]:
     """Host data per host name that wires it to the services tier ({} without a `services`
-    section). Services hosts run the tier and go first (wave 0); the others use it (wave 1):
+    section). Services hosts run the tier and go first (wave 1); the others use it (wave 2):
     proxy and package cache, time, logs over mutual TLS, metrics. Log options the operator gave
     (`overrides`: --log-remote for a collector of their own) win over the collector here."""
     section = doc.get("services")
@@ -214,11 +217,11 @@ def wiring(doc: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict
     for h in doc["hosts"]:
         hdata: dict[str, Any] = {**common, "host_address": h["address"]}
         if h.get("role") == SERVICES_ROLE:
-            hdata["hdh_wave"] = 0
+            hdata["hdh_wave"] = WAVE_SERVICES
             if h is primary and isinstance(doc.get("backups"), dict):
                 hdata["services_backups"] = doc["backups"]  # the job runs on one host
         else:
-            hdata["hdh_wave"] = 1
+            hdata["hdh_wave"] = WAVE_OTHERS
             hdata["ntp_servers"] = [s["address"] for s in servers]
             hdata["proxy_host"] = primary["address"]
             if "log_remote" not in overrides:

@@ -87,14 +87,22 @@ def test_bad_data_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_services_hosts_go_first_and_the_others_are_wired_to_the_first(tmp_path: Path) -> None:
     h = hosts(tmp_path)
-    assert h["hdh-services0"]["hdh_role"] == "services" and h["hdh-services0"]["hdh_wave"] == 0
+    assert h["hdh-services0"]["hdh_role"] == "services" and h["hdh-services0"]["hdh_wave"] == 1
+    assert h["hdh-bastion"]["hdh_wave"] == 0  # the jump host alone, before anything behind it
     data0 = h["hdh-data0"]
-    assert data0["hdh_wave"] == 1
+    assert data0["hdh_wave"] == 2
     assert data0["proxy_host"] == "10.20.8.5"
     assert data0["ntp_servers"] == ["10.20.8.5", "10.20.8.6"]  # time from both
     assert data0["log_remote"] == "10.20.8.5:6514" and data0["log_remote_pki"] is True
     assert data0["log_remote_name"] == "hdh-services0"
     assert "log_remote" not in h["hdh-services0"]  # the collector does not forward to itself
+
+
+def test_the_bastion_goes_alone_first_even_without_a_services_tier(tmp_path: Path) -> None:
+    doc = copy.deepcopy(OUTPUTS)
+    del doc["inventory"]["services"]
+    waves = {name: d["hdh_wave"] for name, d in hosts(tmp_path, doc).items()}
+    assert waves["hdh-bastion"] == 0 and {w for n, w in waves.items() if n != "hdh-bastion"} == {1}
 
 
 def test_a_collector_of_your_own_wins(tmp_path: Path) -> None:
