@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from hardening import tier
@@ -13,8 +14,10 @@ def rules(hdata: Any, is_services: bool) -> list[str]:
     ports = hdata.get("services_ports")
     if not ports:
         return []
+    # Overlapping networks make nft refuse the set ("conflicting intervals"): merge them first.
+    nets = [ipaddress.IPv4Network(n) for n in hdata.get("services_networks") or []]
     sources = {
-        "clients": [str(n) for n in hdata.get("services_networks") or []],
+        "clients": [str(n) for n in ipaddress.collapse_addresses(nets)],
         "services": [s["address"] for s in hdata.get("services_hosts") or []],
     }
     out = []

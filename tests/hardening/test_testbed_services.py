@@ -53,6 +53,7 @@ class Fleet:
         self.outputs = workdir / "outputs.json"
         self.outputs.write_text(json.dumps(fleet.inventory(hosts), indent=1))
         self.env = {**os.environ, "HDH_PKI_PASSPHRASE": PASSPHRASE}
+        self.runs = 0
 
     def harden(self, *extra: str) -> tuple[int, list[dict[str, Any]], str]:
         """`hdh harden` as an operator runs it, from the stack outputs."""
@@ -69,7 +70,13 @@ class Fleet:
             argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=1800
         )
         results = json.loads(report.read_text()) if report.exists() else []
-        return proc.returncode, results, proc.stdout + proc.stderr
+        self.runs += 1
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / f"run-{self.runs}.json").write_text(json.dumps(results, indent=1) + "\n")
+        (OUT / f"run-{self.runs}.log").write_text(proc.stdout + proc.stderr)
+        # Errors first: one line per failed host naming the step, then the end of the output.
+        errors = "\n".join(r["error"] for r in results if r.get("error"))
+        return proc.returncode, results, errors + "\n" + (proc.stdout + proc.stderr)[-3000:]
 
     def sh(self, label: str, command: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         h = self.hosts[label]
@@ -120,7 +127,7 @@ def services_fleet(
             start = time.monotonic()
             rc, results, out = f.harden()
             _time("hdh harden: first run (4 hosts, two waves)", time.monotonic() - start)
-            assert rc == 0, out[-4000:]
+            assert rc == 0, out
             assert all(r["changed"] for r in results), "a fresh host must need changes"
             yield f
         finally:
@@ -131,7 +138,7 @@ def test_a_second_run_changes_nothing(services_fleet: Fleet) -> None:
     start = time.monotonic()
     rc, results, out = services_fleet.harden()
     _time("hdh harden: re-run (4 hosts)", time.monotonic() - start)
-    assert rc == 0, out[-4000:]
+    assert rc == 0, out
     assert {r["host"]: r["changed"] for r in results} == {r["host"]: [] for r in results}, out
 
 
@@ -264,7 +271,7 @@ def test_a_hardening_drift_raises_an_alert(services_fleet: Fleet) -> None:
     f = services_fleet
     f.sh("data0", "sysctl -w net.ipv4.conf.all.accept_redirects=1")  # drift, as a person might
     rc, results, out = f.harden("--check", "--publish-drift")
-    assert rc == 0, out[-3000:]
+    assert rc == 0, out
     drifted = {r["host"]: r["changed"] for r in results}
     assert drifted[f.hosts["data0"].name], out
     alerts = _firing(f, "HardeningDrift", 120)

@@ -232,3 +232,14 @@ def test_outputs_with_secrets_come_on_standard_input(monkeypatch: pytest.MonkeyP
     doc["backupCredentialSecret"] = "[secret]"  # outputs taken without --show-secrets
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(doc)))
     assert "credentialSecret" not in load_outputs(Path("-"))["backups"]
+
+
+def test_overlapping_client_networks_are_merged_for_nft(tmp_path: Path) -> None:
+    doc = copy.deepcopy(OUTPUTS)
+    doc["inventory"]["services"]["clientNetworks"] = [
+        "10.64.0.0/14",
+        "10.64.1.0/24",
+        "10.65.0.0/16",
+    ]
+    rules = flows.rules(Data(hosts(tmp_path, doc)["hdh-services0"]), True)
+    assert rules[0].startswith("ip saddr { 10.64.0.0/14 } tcp dport 3128")
