@@ -120,9 +120,10 @@ def ssh_config(
 
 
 def bastion_first(doc: dict[str, Any], h: dict[str, Any]) -> bool:
-    """The jump host is hardened alone, before the hosts reached through it: its firewall's
+    """The jump host's firewall goes first, alone, before any host is reached through it: its
     first load starts connection tracking, which cannot follow the jumps already open through it
-    (their replies are dropped as invalid and those hosts' runs stall)."""
+    (their replies are dropped as invalid and those hosts' runs stall). Its other areas run with
+    the others (it uses the services tier like them)."""
     return bool(doc.get("bastion")) and h.get("role") == "bastion"
 
 
@@ -164,9 +165,7 @@ def build(
             hdata["ssh_key"] = key
         hdata.update(wiring.get(h["name"], {}))
         if bastion_first(doc, h):
-            hdata["hdh_wave"] = 0
-        elif doc.get("bastion"):
-            hdata.setdefault("hdh_wave", 1)
+            hdata["hdh_first"] = ["firewall"]
         hdata.update(host_data or {})
         hosts.append((h["name"], hdata))
     return hosts

@@ -59,12 +59,16 @@ def harden_hosts(
 ) -> list[HostResult]:
     """Harden `hosts` [(address, data)], or only predict the changes with `check`.
 
-    Hosts run in waves by their host data `hdh_wave` (default 0): the bastion alone (wave 0,
-    see inventory.bastion_first), the services hosts (1: proxy, package cache and collector ready)
-    before the hosts that use them (2)."""
+    Hosts run in waves by their host data `hdh_wave` (default 0): the services hosts (1: proxy,
+    package cache and collector ready) before the hosts that use them (2). A host with
+    `hdh_first` (areas) runs those areas alone in a wave before all the others: the bastion's
+    firewall (see inventory.bastion_first)."""
     roles.check_areas(areas)
     waves: dict[int, list[HostSpec]] = {}
     for name, hdata in hosts:
+        first = [a for a in hdata.get("hdh_first") or () if not areas or a in areas]
+        if first:
+            waves.setdefault(-1, []).append((name, {**hdata, "hdh_areas": first}))
         waves.setdefault(int(hdata.get("hdh_wave") or 0), []).append((name, hdata))
     results: dict[str, HostResult] = {}
     start = time.monotonic()
@@ -72,8 +76,18 @@ def harden_hosts(
         if len(waves) > 1:
             log.info("wave %d: %d host(s)", wave, len(waves[wave]))
         for r in _harden_wave(waves[wave], areas, check, parallel, start):
-            results[r.name] = r
+            results[r.name] = _merge(results[r.name], r) if r.name in results else r
     return [results[name] for name, _ in hosts]
+
+
+def _merge(before: HostResult, after: HostResult) -> HostResult:
+    """One host's results over two waves: operations add up, the first error stands."""
+    before.operations += after.operations
+    before.changed += [c for c in after.changed if c not in before.changed]
+    before.error = before.error or after.error
+    before.kind = after.kind if after.kind != "unknown" else before.kind
+    before.seconds = max(before.seconds, after.seconds)
+    return before
 
 
 def _harden_wave(
@@ -88,7 +102,7 @@ def _harden_wave(
     for name, hdata in hosts:
         hdata = dict(hdata)
         hdata.setdefault("hdh_role", "base")
-        if areas:
+        if areas and "hdh_areas" not in hdata:  # a first wave's own areas stand
             hdata["hdh_areas"] = list(areas)
         hdata.setdefault("ssh_user", hdata.get("deploy_user", "deploy"))
         specs.append((name, hdata))

@@ -23,8 +23,8 @@ PORTS = ("proxyPort", "cachePort", "logPort", "metricsPort")
 PORT_NAMES = ("proxy", "cache", "log", "metrics")  # the same ports, as flows name them
 SERVICES_ROLE = "services"
 NTP_PORT = 123  # chrony: the one flow whose port no stack changes
-# Waves (hardening/run.py): the bastion alone first (inventory.py), then the services hosts, then
-# the hosts that use them.
+# Waves (hardening/run.py): the services hosts, then the hosts that use them (the bastion's
+# firewall alone before both: inventory.bastion_first).
 WAVE_SERVICES, WAVE_OTHERS = 1, 2
 
 

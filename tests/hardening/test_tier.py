@@ -88,7 +88,8 @@ def test_bad_data_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_services_hosts_go_first_and_the_others_are_wired_to_the_first(tmp_path: Path) -> None:
     h = hosts(tmp_path)
     assert h["hdh-services0"]["hdh_role"] == "services" and h["hdh-services0"]["hdh_wave"] == 1
-    assert h["hdh-bastion"]["hdh_wave"] == 0  # the jump host alone, before anything behind it
+    # The jump host's firewall alone first, then it is a client like the others.
+    assert h["hdh-bastion"]["hdh_first"] == ["firewall"] and h["hdh-bastion"]["hdh_wave"] == 2
     data0 = h["hdh-data0"]
     assert data0["hdh_wave"] == 2
     assert data0["proxy_host"] == "10.20.8.5"
@@ -98,11 +99,42 @@ def test_services_hosts_go_first_and_the_others_are_wired_to_the_first(tmp_path:
     assert "log_remote" not in h["hdh-services0"]  # the collector does not forward to itself
 
 
-def test_the_bastion_goes_alone_first_even_without_a_services_tier(tmp_path: Path) -> None:
+def test_the_bastion_firewall_goes_first_even_without_a_services_tier(tmp_path: Path) -> None:
     doc = copy.deepcopy(OUTPUTS)
     del doc["inventory"]["services"]
-    waves = {name: d["hdh_wave"] for name, d in hosts(tmp_path, doc).items()}
-    assert waves["hdh-bastion"] == 0 and {w for n, w in waves.items() if n != "hdh-bastion"} == {1}
+    h = hosts(tmp_path, doc)
+    assert h["hdh-bastion"]["hdh_first"] == ["firewall"]
+    assert all("hdh_first" not in d for n, d in h.items() if n != "hdh-bastion")
+
+
+def test_waves_run_the_first_areas_alone_then_merge(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardening import run
+
+    calls: list[list[tuple[str, Any]]] = []
+
+    def fake_wave(specs: Any, areas: Any, check: bool, parallel: int, start: float) -> Any:
+        calls.append([(n, d.get("hdh_areas")) for n, d in specs])
+        return [run.HostResult(n, "r", "container", 1, [f"{n} {len(calls)}"]) for n, _ in specs]
+
+    monkeypatch.setattr(run, "_harden_wave", fake_wave)
+    specs: list[tuple[str, dict[str, Any]]] = [
+        ("bastion", {"hdh_first": ["firewall"], "hdh_wave": 2}),
+        ("svc", {"hdh_wave": 1}),
+        ("data", {"hdh_wave": 2}),
+    ]
+    out = run.harden_hosts(specs)
+    assert calls == [
+        [("bastion", ["firewall"])],
+        [("svc", None)],
+        [("bastion", None), ("data", None)],
+    ]
+    bastion = out[0]
+    assert bastion.name == "bastion" and bastion.operations == 2
+    assert bastion.changed == ["bastion 1", "bastion 3"]
+    # --areas without the firewall: no first wave.
+    calls.clear()
+    run.harden_hosts(specs, areas=["ssh"])
+    assert calls == [[("svc", None)], [("bastion", None), ("data", None)]]
 
 
 def test_a_collector_of_your_own_wins(tmp_path: Path) -> None:
@@ -235,7 +267,7 @@ def test_outputs_with_secrets_come_on_standard_input(monkeypatch: pytest.MonkeyP
 
 
 def test_overlapping_client_networks_are_merged_for_nft(tmp_path: Path) -> None:
-    doc = copy.deepcopy(OUTPUTS)
+    doc: dict[str, Any] = copy.deepcopy(OUTPUTS)
     doc["inventory"]["services"]["clientNetworks"] = [
         "10.64.0.0/14",
         "10.64.1.0/24",
