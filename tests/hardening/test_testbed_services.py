@@ -256,6 +256,31 @@ def test_metrics_are_open_to_the_services_tier_only(services_fleet: Fleet) -> No
     assert {"HostDown", "DiskAlmostFull", "AuditdStopped", "HardeningDrift"} <= names
 
 
+@pytest.mark.parametrize(
+    ("label", "role", "log_remote"),
+    [("svc0", "services", None), ("data0", "data-host", f"{SVC}:{PORTS['logPort']}")],
+)
+def test_the_bp028_checks_pass_on_a_wired_host(
+    services_fleet: Fleet, label: str, role: str, log_remote: str | None
+) -> None:
+    """The testinfra checks by R-number, as on any host: the services role's, and a client's
+    log forwarding over mutual TLS (R71) and listening ports (R80: flows restricted by source)."""
+    h = services_fleet.hosts[label]
+    report = OUT / h.name
+    argv = [
+        sys.executable, "-m", "pytest", "tests/hardening/checks", "-q", "-p", "no:cacheprovider",
+        f"--hosts=paramiko://{h.name}", f"--ssh-config={testbed.ssh_config_path()}", "--sudo",
+        f"--hdh-role={role}", f"--hdh-report={report}",
+        *([f"--hdh-log-remote={log_remote}"] if log_remote else []),
+    ]  # fmt: skip
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    doc = json.loads((report / "report.json").read_text())
+    failed = {r: c for r, c in doc["controls"].items() if c["result"] == "failed"}
+    assert proc.returncode == 0 and not failed, proc.stdout[-3000:]
+    if log_remote:
+        assert doc["controls"]["R71"]["result"] == "passed"
+
+
 def _firing(f: Fleet, alert: str, timeout: float) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
