@@ -3,8 +3,19 @@
     uv run python benchmarks/plan.py [--stack ovh-gra] [--sizes 1,10,50,250] [--repeat 3]
 
 Each size runs in a fresh process (import time excluded from the plan time, included in the
-wall time), so peak memory is that plan's own. Target (issue 3): 250 bubbles under 10 s on a
-2-core machine, near-linear growth.
+wall time), so peak memory is that plan's own. Targets: 250 bubbles under 10 s on a 2-core
+machine (issue 3), then 10 times faster than the real engine's `pulumi preview` of the same
+program (issue 18, benchmarks/engine_vs_plan.py prints the ratio), near-linear growth.
+
+Where the time goes (cProfile of a 100-bubble plan, own time by origin, after the shortcuts of
+hdh/shortcuts.py): asyncio's scheduling of the SDK's tasks 20 %, the SDK's serialisation and
+resolution of properties (pulumi/runtime/rpc.py) 15 %, builtins called by the SDK (isinstance,
+set and dict work) 14 %, the SDK's Output objects 13 %, its resource registration 11 %, its
+input-type translation 8 %, protobuf 2 %; the plan's own recorder 2 % and the platform's
+components 0.5 %. The shortcuts removed what the mock runtime does not need (a stack trace per
+resource, debug messages, a thread pool per RPC, futures and tasks for outputs that can only be
+None: -19 % of instructions per bubble, counted with callgrind for 40 bubbles); what is left is
+the SDK's own per-resource work, the same the engine's language host does during a preview.
 """
 
 from __future__ import annotations

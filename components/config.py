@@ -6,22 +6,34 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from ipaddress import IPv4Network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 
+from components.limits import (
+    TIERS as TIERS,  # the tiers' one definition, re-exported for the components
+)
+from components.limits import (
+    admin_cidr_problems,
+    overlap_problems,
+    public_key_problem,
+    tier_size_problems,
+)
 from components.model import Model, translate
 from components.profile import Profile, Role, load_profile
 from ground.errors import ConfigError, ConfigErrors
+from ground.loader import load
+from ground.names import DEPLOY_USER, IDENTIFIER, USER_NAME, endpoint_key, endpoint_problem
 from ground.paths import ROOT
 
 STACK_DIR = ROOT / "stacks"
 DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
-SSH_KEY = r"^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+"
-TIERS = ("admin", "services", "data", "processing")
+UTC_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+CLASSIFICATION = r"^[a-z0-9-]{1,63}$"
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"  # a Kubernetes quantity
 # Provider keys that hold credentials: they come from the environment or clouds.yaml, never a file.
 CREDENTIAL_KEYS = {
     "password",
@@ -33,24 +45,34 @@ CREDENTIAL_KEYS = {
 }
 
 
+def _text(value: Any) -> Any:
+    # pydantic would read an integer (or `true`) as an address: 1 is 0.0.0.1/32.
+    if not isinstance(value, str | IPv4Network):
+        raise ValueError("expected a CIDR written as text, like 10.20.0.0/24")
+    return value
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_text)]
+
+
 class Tiers(Model):
-    admin: IPv4Network
-    services: IPv4Network
-    data: IPv4Network
-    processing: IPv4Network
+    admin: Cidr
+    services: Cidr
+    data: Cidr
+    processing: Cidr
 
 
 class Bubble(Model):
     name: str = Field(pattern=DNS_LABEL)
-    cidr: IPv4Network | None = None  # None: allocated from hdh:bubblePool by position
+    cidr: Cidr | None = None  # None: allocated from hdh:bubblePool by position
     workspaces: int = Field(default=1, ge=0, le=8)
     volume_size: int = Field(default=100, ge=1, le=16384)  # GB, encrypted data volume
-    classification: str | None = None  # defaults to hdh:classification
-    group: str | None = None  # identity-provider group of the project team (Kubernetes RBAC)
+    classification: str | None = Field(default=None, pattern=CLASSIFICATION)  # hdh:classification
+    group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$")
 
 
 class BubblePool(Model):
-    cidr: IPv4Network
+    cidr: Cidr
     prefix_length: int = Field(default=24, ge=16, le=28)
 
 
@@ -60,15 +82,15 @@ class KubernetesSettings(Model):
     control_plane_count: int = Field(default=3, ge=1, le=7)
     worker_count: int = Field(default=3, ge=1, le=200)
     version: str = Field(default="1.31.4", pattern=r"^\d+\.\d+\.\d+$")
-    quota_cpu: str = "16"
-    quota_memory: str = "64Gi"
+    quota_cpu: str = Field(default="16", pattern=QUANTITY)
+    quota_memory: str = Field(default="64Gi", pattern=QUANTITY)
     quota_pods: int = Field(default=50, ge=1)
-    default_cpu: str = "500m"
-    default_memory: str = "1Gi"
-    quota_storage: str = "500Gi"  # requests.storage of a bubble namespace
+    default_cpu: str = Field(default="500m", pattern=QUANTITY)
+    default_memory: str = Field(default="1Gi", pattern=QUANTITY)
+    quota_storage: str = Field(default="500Gi", pattern=QUANTITY)  # requests.storage per bubble
     # Overlay ranges: never routed by Neutron, but must not shadow a tier or bubble for the pods.
-    pod_cidr: IPv4Network = IPv4Network("10.244.0.0/16")
-    service_cidr: IPv4Network = IPv4Network("10.96.0.0/12")
+    pod_cidr: Cidr = IPv4Network("10.244.0.0/16")
+    service_cidr: Cidr = IPv4Network("10.96.0.0/12")
     image: str | None = None  # magnum: the driver's node image (default ubuntu-2204-kube-v<ver>)
     registry: str | None = None  # magnum: container_infra_prefix, the image mirror nodes pull from
 
@@ -111,14 +133,14 @@ class BackupSettings(Model):
 class Settings(Model):
     """The hdh:* keys of a stack file (camelCase there, snake_case here)."""
 
-    profile: str
+    profile: str = Field(pattern=IDENTIFIER)  # a name under stacks/profiles, never a path
     tiers: Tiers
-    ssh_public_key: str = Field(pattern=SSH_KEY)
+    ssh_public_key: str
     bubbles: list[Bubble] = []
     bubble_pool: BubblePool | None = None
-    admin_cidrs: list[IPv4Network] = []
-    deploy_user: str = Field(default="deploy", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    classification: str = Field(default="health-pseudonymised", pattern=r"^[a-z0-9-]+$")
+    admin_cidrs: list[Cidr] = []
+    deploy_user: str = Field(default=DEPLOY_USER, pattern=USER_NAME)
+    classification: str = Field(default="health-pseudonymised", pattern=CLASSIFICATION)
     volume_type: str | None = None
     image: str | None = None
     image_id: str | None = Field(default=None, pattern=r"^[0-9a-f-]{36}$")
@@ -132,6 +154,26 @@ class Settings(Model):
     services: ServicesSettings = ServicesSettings()
     backups: BackupSettings = BackupSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
+    # Throwaway stacks (hdh env) only: UTC expiry, tagged on every taggable resource.
+    expires_at: str | None = Field(default=None, pattern=UTC_TIME)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _real_time(cls, value: str | None) -> str | None:
+        try:
+            if value is not None:
+                datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            raise ValueError("no such date or time (UTC, like 2026-12-04T18:00:00Z)") from None
+        return value
+
+    @field_validator("ssh_public_key", mode="before")
+    @classmethod
+    def _public_key(cls, value: Any) -> Any:
+        # The message never repeats the value: a private key pasted here must not be echoed.
+        if problem := public_key_problem(value):
+            raise ValueError(problem)
+        return value.strip()
 
 
 @dataclass(frozen=True)
@@ -189,7 +231,7 @@ def shown(path: Path) -> str:
 
 def project_defaults() -> dict[str, str]:
     """Defaults declared in Pulumi.yaml, in the engine's shape (the engine injects these too)."""
-    doc = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    doc = load(ROOT / "Pulumi.yaml", "yaml", "Pulumi.yaml")
     out: dict[str, str] = {}
     for key, spec in (doc.get("config") or {}).items():
         if isinstance(spec, dict) and "default" in spec:
@@ -213,11 +255,8 @@ def read_stack_file(stack: str, path: Path | None = None) -> tuple[dict[str, str
     if not path.is_file():
         have = ", ".join(available_stacks()) or "none"
         raise ConfigError(where, "", f"no such stack file (stacks here: {have})")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(where, "", f"not valid YAML: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+    doc = load(path, "yaml", where) or {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("config") or {}, dict):
         raise ConfigError(where, "config", "a stack file is a mapping with a `config:` mapping")
     raw: dict[str, str] = {}
     secrets: set[str] = set()
@@ -261,6 +300,9 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
     region = raw.get("openstack:region")
     if not region:
         errors.append(ConfigError(path, "openstack:region", "required key is missing"))
+    auth_url = raw.get("openstack:authUrl") or None
+    if auth_url and "openstack:authUrl" not in secret_keys and (p := endpoint_problem(auth_url)):
+        errors.append(ConfigError(path, "openstack:authUrl", p))
     try:
         settings = Settings.model_validate(values)
     except ValidationError as exc:
@@ -271,9 +313,25 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
         errors.append(ConfigError(path, "hdh:profile", f"{settings.profile!r}: {exc.msg}"))
         raise ConfigErrors(errors) from None
     errors += list(_check_against_profile(settings, profile, region, path))
+    if not auth_url and not profile.auth_url:
+        # The endpoint is what shows whose region this is; the environment's could be anyone's.
+        errors.append(
+            ConfigError(path, "openstack:authUrl", f"profile {profile.name} names no authUrl")
+        )
+    if auth_url and profile.auth_url and not errors and not _same(auth_url, profile.auth_url):
+        errors.append(
+            ConfigError(
+                path,
+                "openstack:authUrl",
+                f"not the endpoint of profile {profile.name} ({profile.auth_url}): "
+                "an endpoint is a provider fact, set it in the profile",
+            )
+        )
     bubbles, bubble_errors = _resolve_bubbles(settings, path)
     errors += bubble_errors
-    errors += list(_check_overlaps(settings, bubbles, path))
+    errors += [ConfigError(path, k, m) for k, m in overlap_problems(settings, bubbles)]
+    errors += [ConfigError(path, k, m) for k, m in admin_cidr_problems(settings.admin_cidrs)]
+    errors += [ConfigError(path, k, m) for k, m in tier_size_problems(settings, bubbles)]
     errors += list(_check_services(settings, path))
     if errors:
         raise ConfigErrors(errors)
@@ -282,11 +340,15 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
         stack=stack,
         path=path,
         region=region,
-        auth_url=raw.get("openstack:authUrl") or profile.auth_url,
+        auth_url=auth_url or profile.auth_url,
         profile=profile,
         settings=settings,
         bubbles=tuple(bubbles),
     )
+
+
+def _same(url: str, other: str) -> bool:
+    return endpoint_key(url) == endpoint_key(other)
 
 
 def load_stack(stack: str, path: Path | None = None) -> StackConfig:
@@ -400,44 +462,3 @@ def _resolve_bubbles(s: Settings, path: str) -> tuple[list[ResolvedBubble], list
             )
         )
     return out, errors
-
-
-def _check_overlaps(s: Settings, bubbles: list[ResolvedBubble], path: str) -> Iterator[ConfigError]:
-    """Tiers and bubbles must not overlap; the pool must not overlap a tier (sweep, n log n)."""
-    spans: list[tuple[IPv4Network, str, str]] = [
-        (getattr(s.tiers, t), f"hdh:tiers.{t}", f"{t} tier") for t in TIERS
-    ]
-    index = {b.name: i for i, b in enumerate(s.bubbles)}
-    for b in bubbles:
-        i = index[b.name]
-        key = f"hdh:bubbles[{i}].cidr" if s.bubbles[i].cidr else f"hdh:bubbles[{i}]"
-        spans.append((b.cidr, key, f"bubble {b.name}"))
-    if s.bubble_pool:
-        for t in TIERS:
-            tier = getattr(s.tiers, t)
-            if tier.overlaps(s.bubble_pool.cidr):
-                yield ConfigError(path, "hdh:bubblePool.cidr", f"overlaps {t} tier {tier}")
-    k = s.kubernetes
-    if k.enabled:
-        # Pods and services must not shadow a tier or a bubble: the cluster could not reach it.
-        for cidr, key, what in (
-            (k.pod_cidr, "hdh:kubernetes.podCidr", "Kubernetes pod range"),
-            (k.service_cidr, "hdh:kubernetes.serviceCidr", "Kubernetes service range"),
-        ):
-            if s.bubble_pool and cidr.overlaps(s.bubble_pool.cidr):
-                yield ConfigError(path, key, f"{cidr} overlaps the bubble pool")
-            spans.append((cidr, key, what))
-    # Widest first at equal start, so the narrower (more specific) entry is the one blamed.
-    spans.sort(key=lambda x: (int(x[0].network_address), x[0].prefixlen))
-    widest: tuple[IPv4Network, str, str] | None = None
-    for span in spans:
-        if widest is not None and span[0].overlaps(widest[0]):
-            yield ConfigError(path, span[1], f"{span[0]} overlaps {widest[2]} {widest[0]}")
-        if widest is None or int(span[0].broadcast_address) > int(widest[0].broadcast_address):
-            widest = span
-    for i, c in enumerate(s.admin_cidrs):
-        if c.prefixlen == 0:
-            # Allowed (the design lets config open the bastion), but never silently.
-            continue
-        if c.is_private and any(c.overlaps(sp[0]) for sp in spans):
-            yield ConfigError(path, f"hdh:adminCidrs[{i}]", f"{c} overlaps a platform network")

@@ -70,8 +70,11 @@ class ProcessingCluster(pulumi.ComponentResource):
         super().__init__("hdh:k8s:ProcessingCluster", name, None, opts)
         self._name, self._args = name, args
         cfg = args.cfg
-        self.labels = Labels(stack=cfg.stack, classification=cfg.settings.classification).with_(
-            tier="processing"
+        self.labels = Labels(
+            stack=cfg.stack,
+            classification=cfg.settings.classification,
+            expires_at=cfg.settings.expires_at or "",
+            tier="processing",
         )
         self.hosts: list[tuple[Host, str, Labels]] = []  # for the hardening inventory
         if cfg.kubernetes_mode == "magnum":

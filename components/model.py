@@ -31,6 +31,10 @@ def key_path(loc: tuple[Any, ...], prefix: str = "") -> str:
     return f"{prefix}{out}" if out else prefix.rstrip(":")
 
 
+# Keys whose value is never repeated in a message, whatever is wrong with it.
+QUIET_KEYS = {"sshPublicKey", "ssh_public_key"}
+
+
 def _message(err: Any) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
@@ -39,9 +43,17 @@ def _message(err: Any) -> str:
         return "required key is missing"
     msg = msg.removeprefix("Value error, ")
     if "input" in err and kind not in {"value_error", "assertion_error"}:
+        if QUIET_KEYS & {str(p) for p in err["loc"]} or not _harmless(err["input"]):
+            return f"{msg} (the value is not shown)"
         shown = repr(err["input"])
         return f"{msg} (got {shown[:60]})"
     return msg
+
+
+def _harmless(value: Any) -> bool:
+    """Whether a value can be echoed: no key material, no credentials in a URL."""
+    text = repr(value)
+    return "PRIVATE" not in text.upper() and "://" not in text and "-----" not in text
 
 
 def translate(exc: ValidationError, path: str, prefix: str = "") -> list[ConfigError]:

@@ -49,7 +49,9 @@ class Platform(pulumi.ComponentResource):
         super().__init__("hdh:platform:Platform", name, None, opts)
         cfg, s = args.cfg, args.cfg.settings
         child = pulumi.ResourceOptions(parent=self)
-        labels = Labels(stack=cfg.stack, classification=s.classification)
+        labels = Labels(
+            stack=cfg.stack, classification=s.classification, expires_at=s.expires_at or ""
+        )
         net = PlatformNetwork(
             name,
             NetworkArgs(
@@ -106,7 +108,8 @@ class Platform(pulumi.ComponentResource):
             f"{name}-bastion-fip",
             pool=cfg.profile.external_network,
             description="bastion: the platform's only public address",
-            tags=labels.with_(tier="admin").as_tags(),
+            # Declared, not guessed from a name: the policy pack reads role=bastion.
+            tags=[*labels.with_(tier="admin").as_tags(), "role=bastion"],
             opts=child,
         )
         openstack.networking.FloatingIpAssociate(
@@ -274,7 +277,7 @@ def _backups(
             "incremental": b.incremental,
             "region": cfg.region,
             "authUrl": cfg.auth_url,
-            "credentialId": ids[0],
+            "applicationId": ids[0],
             "volumes": [
                 {"name": n, "tier": t, "bubble": bb or None, "id": i}
                 for (n, t, bb, _), i in zip(volumes, ids[1:], strict=True)
@@ -292,7 +295,10 @@ def _inventory(
     services: dict[str, Any],
     backups: pulumi.Output[dict[str, Any]] | None = None,
 ) -> pulumi.Output[dict[str, Any]]:
-    """Hosts for hardening: address, role, tier, bubble; the bastion is the SSH jump host."""
+    """Hosts for hardening: address, role, tier, bubble; the bastion is the SSH jump host.
+
+    `user` (hdh:deployUser) is the account cloud-init creates: `hdh harden` logs in as it.
+    """
     rows: list[tuple[str, str, str, str]] = [
         (h.host_name, role, lab.tier, lab.bubble) for h, role, lab in hosts
     ]
@@ -308,6 +314,7 @@ def _inventory(
     return pulumi.Output.all(bastion, *addresses, *tail).apply(
         lambda v: {
             "stack": services["stack"],
+            "user": user,
             "bastion": {"address": v[0], "user": user},
             "hosts": [
                 {"name": n_, "address": a, "role": r, "tier": t, "bubble": b}

@@ -2,28 +2,56 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components.model import Model, translate
 from ground.errors import ConfigError, ConfigErrors
+from ground.loader import load
+from ground.names import IDENTIFIER, endpoint_problem, is_host
 from ground.paths import ROOT
 
 PROFILE_DIR = ROOT / "stacks" / "profiles"
+COUNTRIES = ROOT / "stacks" / "countries.yaml"
 ROLES = ("bastion", "services", "data", "workspace", "k8s-control", "k8s-worker")
 Role = Literal["bastion", "services", "data", "workspace", "k8s-control", "k8s-worker"]
 SCS_ENCRYPTED = "[scs:encrypted]"  # scs-0114: the marker of an encrypted volume type
 
 
+@cache
+def countries() -> tuple[frozenset[str], frozenset[str]]:
+    """(EU members, EEA-only members) from stacks/countries.yaml, the one source of membership."""
+    doc = load(COUNTRIES, "yaml", _shown(COUNTRIES))
+    eu, eea = frozenset(doc.get("eu") or ()), frozenset(doc.get("eeaOnly") or ())
+    if len(eu) != 27 or eu & eea or not all(re.fullmatch(r"[A-Z]{2}", c) for c in eu | eea):
+        raise ConfigError(_shown(COUNTRIES), "eu", "expected the 27 EU members as ISO codes")
+    return eu, eea
+
+
 class Region(Model):
     country: str = Field(pattern=r"^[A-Z]{2}$")
-    eu: bool
+    # A claim the profile may make; never believed: the country decides (load_profile checks).
+    eu: bool | None = None
     location: str = ""
     test: bool = False  # a loopback test cloud: allowed only by profiles marked testOnly
+    s3_endpoint: str | None = None  # host of the region's S3-compatible storage (state backend)
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None and not is_host(value):
+            raise ValueError("not a host name")
+        return value
+
+    @property
+    def in_eu(self) -> bool:
+        """In an EU member state, by its ISO code (a test region is in no country)."""
+        return not self.test and self.country in countries()[0]
 
 
 class VolumeType(Model):
@@ -64,10 +92,10 @@ class BackupsProfile(Model):
 
 
 class Profile(Model):
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    name: str = Field(pattern=IDENTIFIER)
     title: str
     test_only: bool = False
-    auth_url: str | None = None
+    auth_url: str | None = None  # the provider's Keystone endpoint: where its regions are
     regions: dict[str, Region] = Field(min_length=1)
     volume_types: list[VolumeType] = Field(min_length=1)
     default_volume_type: str
@@ -98,6 +126,13 @@ class Profile(Model):
                 raise ValueError(f"region {name} is a test region but the profile is not testOnly")
         return self
 
+    @field_validator("auth_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and (problem := endpoint_problem(value)):
+            raise ValueError(problem)
+        return value
+
     @property
     def encrypted_volume_types(self) -> list[str]:
         return [v.name for v in self.volume_types if v.is_encrypted]
@@ -108,7 +143,7 @@ class Profile(Model):
 
     def allowed_regions(self) -> list[str]:
         """Regions a stack of this profile may use: EU ones, plus test ones for test profiles."""
-        return [n for n, r in self.regions.items() if r.eu or (r.test and self.test_only)]
+        return [n for n, r in self.regions.items() if r.in_eu or (r.test and self.test_only)]
 
 
 def profile_path(name: str) -> Path:
@@ -122,20 +157,46 @@ def available_profiles() -> list[str]:
 @cache
 def load_profile(name: str) -> Profile:
     """Load and check one profile; errors name the profile file and key."""
+    if not isinstance(name, str) or not re.fullmatch(IDENTIFIER, name):
+        raise ConfigError("stacks/profiles", "", "a profile name is a plain identifier (a-z0-9-)")
     path = profile_path(name)
     shown = _shown(path)
     if not path.is_file():
         raise ConfigError(shown, "", f"no such profile (have: {', '.join(available_profiles())})")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(shown, "", f"not valid YAML: {exc}") from None
+    data = load(path, "yaml", shown)
     if not isinstance(data, dict):
         raise ConfigError(shown, "", "a profile is a YAML mapping")
     try:
-        return Profile.model_validate(data)
+        profile = Profile.model_validate(data)
     except ValidationError as exc:
         raise ConfigErrors(translate(exc, shown)) from None
+    errors = list(_claims(profile, shown))
+    if profile.name != name:
+        errors.append(ConfigError(shown, "name", f"{profile.name!r} differs from the file name"))
+    if errors:
+        raise ConfigErrors(errors)
+    return profile
+
+
+def _claims(profile: Profile, shown: str) -> Iterator[ConfigError]:
+    """A region's `eu:` line must agree with its country: the list decides, not the claim."""
+    eu, eea = countries()
+    for name, r in profile.regions.items():
+        if r.eu is None or r.eu == r.in_eu:
+            continue
+        if r.test:
+            why = "a test region is in no country's jurisdiction"
+        elif r.country in eea:
+            why = f"{r.country} is in the EEA but not an EU member"
+        elif r.country in eu:
+            why = f"{r.country} is an EU member"
+        else:
+            why = f"{r.country} is not an EU member"
+        yield ConfigError(
+            shown,
+            f"regions.{name}.eu",
+            f"claims eu: {str(r.eu).lower()}, but {why} (stacks/countries.yaml decides)",
+        )
 
 
 def _shown(path: Path) -> str:

@@ -20,9 +20,16 @@ def config_from_runtime() -> StackConfig:
 
 
 def provider_for(cfg: StackConfig) -> openstack.Provider:
-    """The explicit, region-pinned provider; credentials come from OS_* or clouds.yaml."""
+    """The explicit, region-pinned provider; credentials come from OS_* or clouds.yaml.
+
+    `insecure=False` is explicit so that OS_INSECURE in the environment cannot turn TLS
+    verification off behind the policy pack's back.
+    """
     return openstack.Provider(
-        f"openstack-{cfg.region.lower()}", region=cfg.region, auth_url=cfg.auth_url
+        f"openstack-{cfg.region.lower()}",
+        region=cfg.region,
+        auth_url=cfg.auth_url,
+        insecure=False,
     )
 
 

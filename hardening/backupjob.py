@@ -7,7 +7,7 @@ standard library and openstacksdk (Debian's python3-openstacksdk on the host), n
 project. Its configuration is one JSON file (0600, it holds the application credential):
 
     {"stack", "kind": "cinder-backup"|"snapshot", "keepDaily", "keepWeekly", "incremental",
-     "region", "authUrl", "credentialId", "credentialSecret", "volumes": [{"name", "id"}]}
+     "region", "authUrl", "applicationId", "credentialSecret", "volumes": [{"name", "id"}]}
 
 Each run creates one backup per volume, named `hdh-<stack>-<volume>-<UTC time>`, and deletes
 the job's older backups beyond the retention: the newest of each of the last `keepDaily` days
@@ -208,7 +208,7 @@ def connect(config: dict[str, Any]) -> Any:
         auth_type="v3applicationcredential",
         auth={
             "auth_url": config["authUrl"],
-            "application_credential_id": config["credentialId"],
+            "application_credential_id": config["applicationId"],
             "application_credential_secret": config["credentialSecret"],
         },
         region_name=config["region"],

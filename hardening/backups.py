@@ -26,7 +26,7 @@ CONFIG = "/etc/hdh/backup.json"
 
 def job_config(section: dict, stack: str) -> str:
     keys = ("kind", "keepDaily", "keepWeekly", "incremental", "region", "authUrl",
-            "credentialId", "credentialSecret", "volumes")  # fmt: skip
+            "applicationId", "credentialSecret", "volumes")  # fmt: skip
     doc = {"stack": stack, **{k: section[k] for k in keys if k in section}}
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyinfra import host
 
+from ground.names import DEPLOY_USER
 from hardening import data
 
 DROP_IN_PREFIX = "hdh-anssi"
@@ -19,7 +20,7 @@ def level() -> str:
 
 
 def deploy_user() -> str:
-    return str(host.data.get("deploy_user") or "deploy")
+    return str(host.data.get("deploy_user") or DEPLOY_USER)
 
 
 def settings(area: str) -> dict[str, data.Setting]:

@@ -1,19 +1,24 @@
-"""pyinfra inventory from the platform's stack outputs, the bastion as SSH jump host."""
+"""pyinfra inventory from the platform's stack outputs, the bastion as SSH jump host.
+
+An inventory is input like any other: every field is checked before anything is written or run
+(host names, addresses, ports, users), and connection settings reach pyinfra as host data, not as
+text. The one file written, an ssh_config for the jump through the bastion (pyinfra reads jumps
+from there only), holds nothing but checked values and quoted paths.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
+import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ground.errors import ConfigError, ConfigErrors, InputError
+from ground.loader import load
+from ground.names import DEPLOY_USER, is_host, is_port, is_user_name
 from hardening import data, tier
 from hardening.run import HostSpec
 
-BASTION = "bastion"
+BASTION = "hdh-bastion"  # the jump host's alias in the ssh_config (not an inventory name)
 # The platform names hosts by what they do (components/platform.py, k8s_cluster.py); hardening by
 # how they are hardened (hardening/data/roles.yaml).
 PLATFORM_ROLES = {
@@ -22,21 +27,18 @@ PLATFORM_ROLES = {
     "k8s-control": "k8s-node",
     "k8s-worker": "k8s-node",
 }
+# pyinfra reads a leading "@" as a connector (@local would harden this machine): names are plain.
+HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 def load_outputs(path: Path) -> dict[str, Any]:
     """The `inventory` stack output from `pulumi stack output --json` (or the bare dict)."""
-    stdin = (
-        str(path) == "-"
-    )  # `pulumi stack output --json --show-secrets | hdh harden --inventory -`
+    where = str(path)
     try:
-        text = sys.stdin.read() if stdin else path.read_text()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read inventory: {exc.strerror}") from None
-    try:
-        doc = json.loads(text) if stdin or path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: not valid JSON/YAML: {exc}") from None
+        doc = load(path, "json" if path.suffix == ".json" else "yaml", where)
+    except ConfigError as exc:
+        raise InputError(str(exc).replace(": cannot read:", ": cannot read inventory:")) from None
     if isinstance(doc, dict) and isinstance(doc.get("inventory"), dict):
         secret = doc.get("backupCredentialSecret")  # with --show-secrets only
         doc = doc["inventory"]
@@ -48,75 +50,130 @@ def load_outputs(path: Path) -> dict[str, Any]:
             doc["backups"]["credentialSecret"] = secret
     if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
         raise InputError(f"{path}: expected the `inventory` stack output with a `hosts` list")
+    _validate(where, doc)
     for h in doc["hosts"]:
-        if isinstance(h, dict) and h.get("role") in PLATFORM_ROLES:
+        if h["role"] in PLATFORM_ROLES:
             h["platform_role"] = h["role"]
             h["role"] = PLATFORM_ROLES[h["role"]]
-    _validate(path, doc)
     return doc
 
 
-def _validate(path: Path, doc: dict[str, Any]) -> None:
-    errors = []
-    known = set(data.roles())
+def _validate(path: str, doc: dict[str, Any]) -> None:
+    """Every field pyinfra or ssh will read, checked; values are never echoed (they may be
+    hostile: a newline and a ProxyCommand in an address once ran a command)."""
+    errors: list[ConfigError] = []
+
+    def bad(key: str, msg: str) -> None:
+        errors.append(ConfigError(path, key, msg))
+
+    def check_endpoint(h: dict[str, Any], key: str) -> None:
+        if not is_host(h.get("address")):
+            bad(f"{key}.address", "missing" if not h.get("address") else "not a host or IP")
+        if "port" in h and not is_port(h["port"]):
+            bad(f"{key}.port", "expected an integer from 1 to 65535")
+        if "user" in h and not is_user_name(h["user"]):
+            bad(f"{key}.user", "not a user name (lower case, digits, _ and -, 32 at most)")
+
+    if "user" in doc and not is_user_name(doc["user"]):
+        bad("user", "not a user name (lower case, digits, _ and -, 32 at most)")
     bastion = doc.get("bastion")
-    if bastion is not None and not (isinstance(bastion, dict) and bastion.get("address")):
-        errors.append(ConfigError(str(path), "bastion.address", "missing"))
-    names = set()
+    if bastion is not None:
+        if isinstance(bastion, dict):
+            check_endpoint(bastion, "bastion")
+        else:
+            bad("bastion", "must be a mapping")
+    known = set(data.roles()) | set(PLATFORM_ROLES)
+    names: set[str] = set()
     for i, h in enumerate(doc["hosts"]):
         if not isinstance(h, dict):
-            errors.append(ConfigError(str(path), f"hosts[{i}]", "must be a mapping"))
+            bad(f"hosts[{i}]", "must be a mapping")
             continue
-        for key in ("name", "address", "role"):
-            if not h.get(key):
-                errors.append(ConfigError(str(path), f"hosts[{i}].{key}", "missing"))
-        if h.get("role") and h["role"] not in known:
-            errors.append(
-                ConfigError(str(path), f"hosts[{i}].role", f"unknown role (known: {sorted(known)})")
-            )
-        if h.get("name") in names:
-            errors.append(ConfigError(str(path), f"hosts[{i}].name", "duplicate host name"))
-        names.add(h.get("name"))
-    errors += tier.check_inventory(str(path), doc)
+        name = h.get("name")
+        if not name:
+            bad(f"hosts[{i}].name", "missing")
+        elif not isinstance(name, str) or not HOST_NAME.fullmatch(name):
+            bad(f"hosts[{i}].name", "not a host name (letters, digits, '.', '_', '-')")
+        elif name in names:
+            bad(f"hosts[{i}].name", "duplicate host name")
+        else:
+            names.add(name)
+        check_endpoint(h, f"hosts[{i}]")
+        role = h.get("role")
+        if not role:
+            bad(f"hosts[{i}].role", "missing")
+        elif role not in known:
+            bad(f"hosts[{i}].role", f"unknown role (known: {sorted(known)})")
+        for key in ("tier", "bubble"):
+            if h.get(key) and not (isinstance(h[key], str) and LABEL.fullmatch(h[key])):
+                bad(f"hosts[{i}].{key}", "not a label (a-z, 0-9, '-')")
+    if not errors:  # the services tier's section, once the hosts are sound
+        errors += tier.check_inventory(path, doc)
     if errors:
         raise ConfigErrors(errors)
 
 
+def user_of(doc: dict[str, Any], host: dict[str, Any], override: str | None = None) -> str:
+    """Who to log in as: --ssh-user, else the host's, the inventory's, the bastion's, default."""
+    bastion = doc.get("bastion") or {}
+    return str(
+        override or host.get("user") or doc.get("user") or bastion.get("user") or DEPLOY_USER
+    )
+
+
 def ssh_config(
     doc: dict[str, Any],
-    user: str,
+    user: str | None,
     key: str | None,
     known_hosts: str | None = None,
     host_key_check: str | None = None,
 ) -> str:
-    """An OpenSSH client config: every host reached through the bastion unless it is one."""
+    """The OpenSSH client config of the jump: the bastion's block and the hosts behind it."""
     bastion = doc.get("bastion")
-    common = [f"  User {user}"] + ([f"  IdentityFile {key}", "  IdentitiesOnly yes"] if key else [])
-    # The jump itself is opened from this config only: host key settings must be here too.
+    if not bastion:
+        return "# no bastion: every host is reached directly\n"
+    login = user_of(doc, bastion, user)
+    if not is_user_name(login):
+        raise InputError("inventory: the bastion's user is not a user name")
+    # Checked values, quoted all the same (paramiko and OpenSSH drop the quotes).
+    out = [f"Host {BASTION}", f'  HostName "{_checked_host(bastion["address"])}"']
+    out += [f"  Port {int(bastion.get('port', 22))}", f'  User "{login}"']
+    # The jump is opened from this file only: its key and host-key settings must be here.
+    if key:
+        out += [f"  IdentityFile {quoted_path(key)}", "  IdentitiesOnly yes"]
     if known_hosts:
-        common.append(f"  UserKnownHostsFile {known_hosts}")
+        out.append(f"  UserKnownHostsFile {quoted_path(known_hosts)}")
     if host_key_check:
-        common.append(f"  StrictHostKeyChecking {host_key_check}")
-    out = []
-    if bastion:
-        out += [f"Host {BASTION}", f"  HostName {bastion['address']}"]
-        out += [f"  Port {int(bastion.get('port', 22))}", *common, ""]
-    for h in doc["hosts"]:
-        address, port = h["address"], int(h.get("port", 22))
-        if bastion and h.get("role") == "bastion" and "port" not in h:
-            # The bastion's row gives its address inside the platform; from outside it is
-            # reached where the `bastion` entry says (its floating IP).
-            address, port = bastion["address"], int(bastion.get("port", 22))
-        out += [f"Host {h['name']}", f"  HostName {address}"]
-        out += [f"  Port {port}", *common]
-        same = (address, port) == (
-            bastion and bastion["address"],
-            bastion and int(bastion.get("port", 22)),
-        )
-        if bastion and h.get("role") != "bastion" and not same:
-            out.append(f"  ProxyJump {BASTION}")
-        out.append("")
-    return "\n".join(out)
+        if host_key_check not in ("yes", "accept-new", "no"):
+            raise InputError(f"StrictHostKeyChecking {host_key_check!r}: yes, accept-new or no")
+        out.append(f"  StrictHostKeyChecking {host_key_check}")
+    behind = sorted({_checked_host(h["address"]) for h in doc["hosts"] if _behind(doc, h)})
+    if behind:
+        out += ["", f"Host {' '.join(behind)}", f"  ProxyJump {BASTION}"]
+    return "\n".join(out) + "\n"
+
+
+def _behind(doc: dict[str, Any], h: dict[str, Any]) -> bool:
+    bastion = doc.get("bastion")
+    if not bastion or h.get("role") == "bastion":
+        return False
+    same = (h["address"], int(h.get("port", 22))) == (
+        bastion["address"],
+        int(bastion.get("port", 22)),
+    )
+    return not same
+
+
+def _checked_host(value: Any) -> str:
+    if not is_host(value):  # load_outputs checked it; this guards direct callers
+        raise InputError("inventory: an address is not a host name or IP address")
+    return str(value)
+
+
+def quoted_path(path: str) -> str:
+    """A path as an ssh_config value: quoted, and refused if quoting could not hold it."""
+    if any(c in path for c in '"%') or not path.isprintable() or not path:
+        raise InputError("a key or known_hosts path holds a quote, '%' or a control character")
+    return f'"{path}"'
 
 
 def bastion_first(doc: dict[str, Any], h: dict[str, Any]) -> bool:
@@ -130,33 +187,40 @@ def bastion_first(doc: dict[str, Any], h: dict[str, Any]) -> bool:
 def build(
     doc: dict[str, Any],
     workdir: Path,
-    user: str = "deploy",
+    user: str | None = None,
     key: str | None = None,
     role: str | None = None,
     host_data: dict[str, Any] | None = None,
 ) -> list[HostSpec]:
-    """pyinfra hosts [(name, data)] for `doc`; writes `workdir/ssh_config` for the jumps."""
+    """pyinfra hosts [(name, data)] for `doc` (checked by load_outputs), connection settings as
+    host data; writes `workdir/ssh_config` for the jump through the bastion."""
+    if user is not None and not is_user_name(user):
+        raise InputError("--ssh-user: not a user name (lower case, digits, _ and -, 32 at most)")
+    extra = host_data or {}
+    text = ssh_config(
+        doc,
+        user,
+        key,
+        extra.get("ssh_known_hosts_file"),
+        extra.get("ssh_strict_host_key_checking"),
+    )
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / "ssh_config"
-    extra = host_data or {}
-    cfg.write_text(
-        ssh_config(
-            doc,
-            user,
-            key,
-            extra.get("ssh_known_hosts_file"),
-            extra.get("ssh_strict_host_key_checking"),
-        )
-    )
+    cfg.write_text(text)
     hosts: list[HostSpec] = []
     wiring = tier.wiring(doc, extra)  # the services tier, when the inventory has one
     for h in doc["hosts"]:
         if role and h["role"] != role:
             continue
+        login = user_of(doc, h, user)
         hdata: dict[str, Any] = {
+            # Read by pyinfra as values, never parsed as config text.
+            "ssh_hostname": _checked_host(h["address"]),
+            "ssh_port": int(h.get("port", 22)),
+            "ssh_user": login,
+            # Always our file, so the user's ~/.ssh/config cannot redirect the connection.
             "ssh_config_file": str(cfg),
-            "ssh_user": user,
-            "deploy_user": user,
+            "deploy_user": login,
             "hdh_role": h["role"],
             "hdh_tier": h.get("tier"),
             "hdh_bubble": h.get("bubble"),
@@ -166,6 +230,11 @@ def build(
         hdata.update(wiring.get(h["name"], {}))
         if bastion_first(doc, h):
             hdata["hdh_first"] = ["firewall"]
-        hdata.update(host_data or {})
+            if "port" not in h:
+                # The bastion's row gives its address inside the platform; from outside it is
+                # reached where the `bastion` entry says (its floating IP).
+                hdata["ssh_hostname"] = _checked_host(doc["bastion"]["address"])
+                hdata["ssh_port"] = int(doc["bastion"].get("port", 22))
+        hdata.update(extra)
         hosts.append((h["name"], hdata))
     return hosts

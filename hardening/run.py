@@ -16,6 +16,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operations import run_ops
 
 from ground.errors import HdhError
+from ground.names import DEPLOY_USER
 from hardening import roles
 from hardening.facts import HostKind
 
@@ -104,7 +105,7 @@ def _harden_wave(
         hdata.setdefault("hdh_role", "base")
         if areas and "hdh_areas" not in hdata:  # a first wave's own areas stand
             hdata["hdh_areas"] = list(areas)
-        hdata.setdefault("ssh_user", hdata.get("deploy_user", "deploy"))
+        hdata.setdefault("ssh_user", hdata.get("deploy_user", DEPLOY_USER))
         specs.append((name, hdata))
     inventory = Inventory((specs, {}))
     config = Config(SUDO=True, PARALLEL=parallel, FAIL_PERCENT=100)

@@ -168,9 +168,7 @@ def check_inventory(path: str, doc: dict[str, Any]) -> list[ConfigError]:
     hosts = [h for h in doc.get("hosts", []) if isinstance(h, dict)]
     if not any(h.get("role") == SERVICES_ROLE for h in hosts):
         errors.append(ConfigError(path, "services", "no host with role services in `hosts`"))
-    for i, h in enumerate(hosts):
-        if h.get("name") and not HOST_NAME.match(str(h["name"])):
-            errors.append(ConfigError(path, f"hosts[{i}].name", "letters, digits, . _ - only"))
+    for i, h in enumerate(hosts):  # names: checked by inventory._validate
         try:
             ipaddress.IPv4Address(str(h.get("address")))
         except ValueError:

@@ -38,6 +38,9 @@ COMMANDS: dict[str, Command] = {
     "tailoring": Command(
         "hdh.commands.tailoring", "write the XCCDF tailoring that judges our hardening"
     ),
+    "env": Command(
+        "hdh.commands.env", "throwaway environments: cycle, up, verify, down, list, reap"
+    ),
     "docs": Command(
         "hdh.commands.docs", "regenerate the generated docs (config table, rules, coverage)"
     ),
@@ -100,8 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser(_chosen(argv)).parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
-    if args.progress == "elapsed":
-        handler.setFormatter(_Elapsed())
+    # Set here: basicConfig would give a bare handler its "LEVEL:logger:" format.
+    handler.setFormatter(_Elapsed() if args.progress == "elapsed" else logging.Formatter())
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler], force=True
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 import time
 import uuid
 from collections import Counter
@@ -15,19 +16,19 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format, struct_pb2
-from pulumi.runtime import resource as resource_runtime
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
-from pulumi.runtime.proto import resource_pb2, source_pb2
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.rpc import _special_secret_sig as SECRET_SIG
+from pulumi.runtime.rpc import _special_sig_key as SIG_KEY
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
 from components.config import StackConfig, build, project_defaults, read_stack_file, shown
 from components.config import stack_path as default_stack_path
 from components.k8s_baseline import KUBECONFIG_KEY, PLACEHOLDER_KUBECONFIG
+from hdh import shortcuts
 
 log = logging.getLogger(__name__)
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 PLAN_FORMAT = "hdh-plan/v1"
 
 
@@ -101,8 +102,8 @@ def _own_tier(inputs: Mapping[str, Any]) -> str:
 def _redact(value: Any) -> Any:
     """Secrets as a stack export shows them (a ciphertext object), never their plaintext."""
     if isinstance(value, dict):
-        if value.get(SECRET_SIG) == SECRET_VALUE:
-            return {SECRET_SIG: SECRET_VALUE, "ciphertext": "[secret: not recorded by plan]"}
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return {SIG_KEY: SECRET_SIG, "ciphertext": "[secret: not recorded by plan]"}
         return {k: _redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v) for v in value]
@@ -136,16 +137,29 @@ class PlanMocks(Mocks):
 
     def computed(self, typ: str, rid: str) -> dict[str, Any] | None:
         """Outputs a provider computes (not inputs echoed) that the program reads: stand-ins."""
-        if typ == "openstack:containerinfra/cluster:Cluster":
-            return {"kubeconfig": {"raw_config": PLACEHOLDER_KUBECONFIG}, "apiAddress": ""}
-        if typ == "openstack:keymanager/orderV1:OrderV1":
-            return {"secretRef": f"https://keymanager.plan.invalid/v1/secrets/{rid}"}
-        if typ == "pulumi-python:dynamic/keymanager:GeneratedKey":  # components/keys.py
-            return {
-                "secret_ref": f"https://keymanager.plan.invalid/v1/secrets/{rid}",
-                "order_ref": f"https://keymanager.plan.invalid/v1/orders/{rid}",
-            }
-        return None
+        make = COMPUTED.get(typ)
+        return make(rid) if make else None
+
+
+# Per type, the outputs a provider computes that the program reads, as stand-ins. Every other
+# output of a resource is its input echoed, or None (hdh/shortcuts.py relies on it).
+COMPUTED: dict[str, Callable[[str], dict[str, Any]]] = {
+    "openstack:containerinfra/cluster:Cluster": lambda rid: {
+        "kubeconfig": {"raw_config": PLACEHOLDER_KUBECONFIG},
+        "apiAddress": "",
+    },
+    "openstack:keymanager/orderV1:OrderV1": lambda rid: {
+        "secretRef": f"https://keymanager.plan.invalid/v1/secrets/{rid}"
+    },
+    "pulumi-python:dynamic/keymanager:GeneratedKey": lambda rid: {  # components/keys.py
+        "secret_ref": f"https://keymanager.plan.invalid/v1/secrets/{rid}",
+        "order_ref": f"https://keymanager.plan.invalid/v1/orders/{rid}",
+    },
+}
+# The same names as the SDK sets them on a resource object (Python names).
+COMPUTED_OUTPUTS = frozenset(
+    re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() for make in COMPUTED.values() for name in make("")
+)
 
 
 class RecordingMonitor(MockMonitor):
@@ -192,7 +206,7 @@ class RecordingMonitor(MockMonitor):
                 custom=bool(request.custom),
                 inputs={},
                 id=rid,
-                dependencies=list(request.dependencies),
+                dependencies=sorted(request.dependencies),  # the SDK's order is a set's
             )
         )
         self._raw.append(request.object)
@@ -223,26 +237,6 @@ class RecordingMonitor(MockMonitor):
         return self.recorded
 
 
-def _skip_source_positions() -> None:
-    """Register without capturing a Python stack trace per resource.
-
-    The SDK walks the stack (with a stat per frame) so the engine can show where a resource was
-    declared; the plan never shows it and it is ~15 % of a 250-bubble plan. Only the plan's
-    process is changed: `pulumi up` keeps the SDK's behaviour.
-    """
-    resource_runtime._get_stack_trace = source_pb2.StackTrace
-
-
-def _skip_debug_messages() -> None:
-    """Drop the SDK's per-resource debug messages: under mocks nothing reads them, and
-    formatting and routing ~5 of them per resource was ~5 % of a 250-bubble plan."""
-    pulumi.log.debug = _no_debug
-
-
-def _no_debug(*_args: Any, **_kwargs: Any) -> None:
-    return None
-
-
 def load_raw(
     stack: str, overrides: Mapping[str, str] | None = None, path: Path | None = None
 ) -> tuple[dict[str, str], set[str]]:
@@ -268,11 +262,11 @@ def plan_stack(
         secrets = {*secrets, KUBECONFIG_KEY}
     cfg = build(raw, stack, shown(path or default_stack_path(stack)), secrets)
     # A fresh context: the Pulumi runtime keeps its root resource and config in context vars;
-    # a fresh event loop whose RPCs to the in-process monitor run inline (see _inline_rpcs).
+    # a fresh event loop whose RPCs to the in-process monitor run inline (hdh/shortcuts.py).
     loop = asyncio.new_event_loop()
     previous = _current_loop()
     asyncio.set_event_loop(loop)
-    _inline_rpcs(loop)
+    shortcuts.inline_rpcs(loop)
     try:
         return contextvars.Context().run(_run, cfg, raw, secrets, progress)
     finally:
@@ -287,25 +281,6 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _inline_rpcs(loop: asyncio.AbstractEventLoop) -> None:
-    """Run the SDK's monitor calls on the loop's own thread instead of a thread pool.
-
-    The SDK hands every RPC to `run_in_executor` because a real monitor is a gRPC server;
-    the plan's monitor is an in-process object, and the pool's futures, locks and thread
-    switches were ~20 % of a 250-bubble plan.
-    """
-
-    def run_inline(executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-        fut: asyncio.Future[Any] = loop.create_future()
-        try:
-            fut.set_result(func(*args))
-        except BaseException as exc:  # handed to the awaiting SDK code, as a pool would
-            fut.set_exception(exc)
-        return fut
-
-    loop.run_in_executor = run_inline  # type: ignore[method-assign,assignment]
-
-
 def _run(
     cfg: StackConfig,
     raw: dict[str, str],
@@ -315,8 +290,7 @@ def _run(
     from components.program import run  # the very program `pulumi up` runs
 
     start = time.perf_counter()
-    _skip_source_positions()
-    _skip_debug_messages()
+    shortcuts.install(COMPUTED_OUTPUTS)
     mocks = PlanMocks(cfg)
     monitor = RecordingMonitor(mocks, progress)
     pulumi.runtime.set_mocks(mocks, project="hdh", stack=cfg.stack, preview=False, monitor=monitor)
@@ -337,5 +311,5 @@ def _output_value(value: Any) -> Any:
     """A stack output's value; a secret one (the kubeconfig) as a stack export shows it."""
     out = pulumi.Output.from_input(value)
     if _sync_await(out.is_secret()):
-        return _redact({SECRET_SIG: SECRET_VALUE})
+        return _redact({SIG_KEY: SECRET_SIG})
     return _sync_await(out.future())

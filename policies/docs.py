@@ -1,4 +1,5 @@
-"""docs/policies.md's generated tables: rules from RULE metadata, config from the pack's schema.
+"""docs/policies.md's generated tables: rules from RULE metadata, config from the pack's schema,
+the classification of every OpenStack type from policies/types.yaml.
 
 hdh docs      # rewrite them in place (hdh docs --check: only check)
 """
@@ -10,6 +11,7 @@ import re
 from collections.abc import Callable
 
 from ground.paths import ROOT
+from policies.classification import classification
 from policies.config import DESCRIPTIONS, defaults
 from policies.controls import CONTROLS
 from policies.pack import rules
@@ -24,6 +26,8 @@ def rules_table() -> str:
     ]
     for r in sorted(rules(), key=lambda r: (r.enforcement != "mandatory", r.id)):
         types = ", ".join(f"`{t}`" for t in r.resource_types)
+        if r.reads:
+            types += "; reads " + ", ".join(f"`{t}`" for t in r.reads)
         scope = " (stack-level)" if r.scope == "stack" else ""
         controls = "; ".join(f"{CONTROLS[c].framework}: {CONTROLS[c].title}" for c in r.frameworks)
         rows.append(
@@ -46,7 +50,24 @@ def config_table() -> str:
     return "\n".join(rows)
 
 
-TABLES = {"rules": rules_table, "config": config_table}
+def types_table() -> str:
+    rows = ["| type | verdict | rules | why |", "|---|---|---|---|"]
+    universal = {"resource-region-eu", "resource-type-refused", "classification-tag"}
+    for typ, v in sorted(classification().items()):
+        ids = sorted(
+            r.id
+            for r in rules()
+            if (r.applies(typ) or typ in r.reads) and (r.id not in universal or typ in r.reads)
+        )
+        if v.verdict == "refused":
+            ids = ["resource-type-refused", *ids]
+        verdict = f"judged: {', '.join(v.aspects)}" if v.verdict == "judged" else v.verdict
+        shown = ", ".join(f"[`{i}`](#{i})" for i in ids) if ids else ""
+        rows.append(f"| `{typ}` | {verdict} | {shown} | {v.why.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+TABLES = {"rules": rules_table, "config": config_table, "types": types_table}
 
 
 def render(text: str) -> str:

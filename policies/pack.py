@@ -26,7 +26,16 @@ from pulumi_policy import (
 import policies.rules
 from policies.config import defaults, schema
 from policies.controls import CONTROLS
-from policies.rule import Resource, Rule, Stack, _is_unknown
+from policies.rule import (
+    SECRET_SIG,
+    SIG_KEY,
+    Resource,
+    Rule,
+    Stack,
+    StackUnknowns,
+    Undecided,
+    _is_unknown,
+)
 
 log = logging.getLogger(__name__)
 PACK_NAME = "hdh-platform"
@@ -62,6 +71,12 @@ def rule_config(rule: Rule, given: Mapping[str, Any] | None) -> dict[str, Any]:
 # props object to each policy in turn); the engine deserialises per policy, so no reuse there.
 _last_view: list[Any] = [None, Resource("", "", "", {})]
 _last_stack: list[Any] = [None, None]
+
+
+def reset_views() -> None:
+    """Forget the cached views (a caller may evaluate the same, mutated, objects again)."""
+    _last_view[:] = [None, Resource("", "", "", {})]
+    _last_stack[:] = [None, None]
 
 
 def resource_view(args: ResourceValidationArgs) -> Resource:
@@ -123,8 +138,14 @@ def _stack_validator(module: ModuleType) -> Callable[..., None]:
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         cfg = rule_config(rule, args.get_config())
+        undecided: list[tuple[str, str]] = []
         for res, message in check_stack(stack_view(args), cfg):
-            report(message, res.urn)
+            if isinstance(message, Undecided):
+                undecided.append((res.urn, message.reason))
+            else:
+                report(message, res.urn)
+        if undecided:  # after every decidable resource was judged and reported
+            raise StackUnknowns(undecided)
 
     return validate
 
@@ -169,7 +190,7 @@ def keep_secret_envelopes() -> None:
     """
     from pulumi_policy import deserialize, policy
 
-    sig, secret = deserialize.SPECIAL_SIG_KEY, deserialize.SPECIAL_SECRET_SIG
+    sig, secret = SIG_KEY, SECRET_SIG
 
     def keep(value: Any) -> Any:
         if isinstance(value, dict):

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pulumi.runtime.rpc import _special_secret_sig as SECRET_SIG
+from pulumi.runtime.rpc import _special_sig_key as SIG_KEY
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _is_unknown
 
-SIG_KEY = "4dabf18193072939515e22adb298388d"  # the engine's special-signature key
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # ... whose value marks a secret
+# The SDK's own envelope markers (one definition: the SDK that writes them): a dict whose
+# SIG_KEY entry is SECRET_SIG is a secret ({SIG_KEY: SECRET_SIG, "value"|"ciphertext": ...}).
 SECRET = "[secret]"  # an encrypted secret's value, as `pulumi preview --json` shows it
 INTERNAL_KEYS = ("__defaults", "__internal")
+__all__ = [
+    "SECRET",
+    "SECRET_SIG",
+    "SIG_KEY",
+    "Resource",
+    "Rule",
+    "Stack",
+    "Undecided",
+    "as_list",
+    "as_map",
+    "each",
+    "known",
+]
 
 Severity = Literal["low", "medium", "high", "critical"]
 Enforcement = Literal["mandatory", "advisory"]
@@ -31,6 +46,7 @@ class Rule:
     resource_types: tuple[str, ...]  # exact type tokens, or a prefix ending in "*"
     config: tuple[str, ...] = ()  # keys of policies.config.SCHEMA the check reads
     scope: Literal["resource", "stack"] = "resource"
+    reads: tuple[str, ...] = ()  # other types a stack rule reads to decide (not reported on)
 
     def applies(self, typ: str) -> bool:
         key = (self.resource_types, typ)
@@ -122,7 +138,7 @@ class Resource:
     def tags(self) -> dict[str, str]:
         """OpenStack `tags` ("key=value" strings) merged with `metadata` (a map)."""
         out: dict[str, str] = {}
-        for tag in self.get("tags") or []:
+        for tag in as_list(self.props.get("tags")):  # unknown tags declare nothing
             if isinstance(tag, str):
                 key, _, value = tag.partition("=")
                 out[key] = value
@@ -184,6 +200,51 @@ def _secret_value(envelope: Mapping[str, Any]) -> Any:
     return SECRET  # ciphertext: the value is not readable here, and needs not be
 
 
+@dataclass(frozen=True)
+class Undecided:
+    """What a stack rule yields for a resource it cannot judge yet (a value unknown in preview);
+    the other resources are still judged (policies/pack.py raises once at the end)."""
+
+    reason: str
+
+
+class StackUnknowns(UnknownValueError):
+    """Raised after a stack rule reported what it could: the resources it could not judge."""
+
+    def __init__(self, undecided: list[tuple[str, str]]) -> None:
+        first = undecided[0][1]
+        more = f" (and {len(undecided) - 1} more resource(s))" if len(undecided) > 1 else ""
+        super().__init__(UNKNOWN_STRING_VALUE, [])
+        self.message = first + more  # what the engine shows: the first reason, and how many
+        self.undecided = undecided  # [(urn, reason)]
+
+
+def each(res: Resource, problems: Iterable[str]) -> Iterator[tuple[Resource, Any]]:
+    """(res, message) per problem; (res, Undecided) if a value it needs is unknown."""
+    try:
+        for problem in problems:
+            yield res, problem
+    except UnknownValueError as exc:
+        yield res, Undecided(exc.message)
+
+
+def as_list(value: Any) -> list[Any]:
+    """`value` if it is a list, else [] (absent, unknown, or a hostile document's odd shape)."""
+    return value if isinstance(value, list) else []
+
+
+def as_map(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def known(value: Any, *path: str) -> Any:
+    """`value`, raising the SDK's UnknownValueError if anything under it is unknown."""
+    for where, leaf in walk(value):
+        if leaf is UNKNOWN:
+            raise UnknownValueError(UNKNOWN_STRING_VALUE, [*path, *map(str, where)])
+    return value
+
+
 def walk(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
     """Every (path, leaf) under a plain value."""
     if isinstance(value, dict):
@@ -213,6 +274,7 @@ class Stack:
         self._built: dict[str, Resource] = {}
         self._urns = {e[0]: e for e in self._entries}
         self._ids = {e[2]: e for e in self._entries if e[2]}
+        self.memo: dict[str, Any] = {}  # views several rules derive (policies/topology.py)
 
     def _view(self, entry: tuple[str, str, str, Callable[[], Resource]]) -> Resource:
         view = self._built.get(entry[0])
@@ -239,6 +301,28 @@ class Stack:
         value = res.props.get(prop)
         entry = self._ids.get(value) if isinstance(value, str) else None
         return self._view(entry) if entry else None
+
+    def by_id(self, rid: Any) -> Resource | None:
+        entry = self._ids.get(rid) if isinstance(rid, str) else None
+        return self._view(entry) if entry else None
+
+    def refs(self, res: Resource, prop: str) -> list[Resource]:
+        """Every resource whose id appears anywhere under `res.props[prop]` (lists, maps)."""
+        found = [self._view(self._urns[u]) for u in res.deps.get(prop, []) if u in self._urns]
+        ids = {v for _, v in walk(res.props.get(prop)) if isinstance(v, str)}
+        found += [self._view(self._ids[i]) for i in sorted(ids) if i in self._ids]
+        return list({r.urn: r for r in found}.values())
+
+    def given(self, res: Resource, prop: str) -> bool:
+        """Whether the program set `prop`. In a preview a computed output the program never
+        set is unknown too; an unknown the program did set comes from a dependency."""
+        value = res.props.get(prop)
+        if value in (None, "", [], {}):
+            return False
+        return value is not UNKNOWN or bool(res.deps.get(prop))
+
+    def of_types(self, *types: str) -> list[Resource]:
+        return [self._view(e) for e in self._entries if e[1] in types]
 
 
 def _ready(res: Resource) -> Callable[[], Resource]:

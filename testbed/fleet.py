@@ -243,7 +243,7 @@ def inventory(hosts: dict[str, TestHost], members: tuple[Member, ...] = FLEET) -
                 "incremental": True,
                 "region": "RegionOne",
                 "authUrl": "http://192.0.2.1:5000/v3",
-                "credentialId": "testbed-fleet-credential",
+                "applicationId": "testbed-fleet-credential",
                 "volumes": [
                     {
                         "name": "bubble-demo",

@@ -32,7 +32,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--check", action="store_true", help="connect and list what would change, change nothing"
     )
     p.add_argument("--areas", help="comma-separated areas (default: all), e.g. kernel,audit")
-    p.add_argument("--ssh-user", default="deploy", help="deploy user (default: deploy)")
+    p.add_argument(
+        "--ssh-user",
+        help="log in as this user (default: the inventory's user, from hdh:deployUser)",
+    )
     p.add_argument("--ssh-key", help="private key of the deploy user")
     p.add_argument("--known-hosts", help="known_hosts file to check host keys against")
     p.add_argument(
@@ -115,15 +118,22 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so that `hdh --help` stays fast and this module has no import side effects.
     from ground.errors import InputError
     from hardening import tier
-    from hardening.inventory import build, load_outputs
+    from hardening.inventory import build, load_outputs, quoted_path
     from hardening.run import harden_hosts
+    from hdh.output import check_private_key, check_writable, write
 
-    tier.validate_all()
+    tier.validate_all()  # the ANSSI data and the services tier's
+    # Every input checked before anything is written or any host contacted.
     doc = load_outputs(args.inventory)
+    check_private_key(args.ssh_key)
+    check_writable(args.json, "--json")
+    if args.parallel < 1:
+        raise InputError("--parallel: at least 1")
     if args.publish_drift and not (args.check and doc.get("services")):
         raise InputError("--publish-drift: needs --check and an inventory with a services tier")
     extra: dict[str, Any] = {"ssh_strict_host_key_checking": args.host_key_check}
     if args.known_hosts:
+        quoted_path(args.known_hosts)
         extra["ssh_known_hosts_file"] = args.known_hosts
     extra |= log_data(args)
     extra |= pki_data(doc, args.pki_dir)
@@ -153,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         for name in r.changed:
             print(f"  {verb}: {name.rsplit(' | ', 1)[-1]}")
     if args.json:
-        args.json.write_text(json.dumps([r.as_dict() for r in results], indent=1) + "\n")
+        write(args.json, json.dumps([r.as_dict() for r in results], indent=1) + "\n", "--json")
     failed = [r for r in results if r.error]
     print(
         f"== {len(results) - len(failed)} ok, {len(failed)} failed "

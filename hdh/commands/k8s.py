@@ -91,8 +91,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hdh.output import check_dir
     from hdh.plan import plan_stack
 
+    check_dir(args.out, "--out")
     plan = plan_stack(args.stack)
     docs = manifests(plan)
     paths = write(docs, args.out)

@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
 
+    from hdh.output import check_writable, write
+
+    check_writable(args.json, "--json")  # before anything is planned
     print(f"plan: stack {args.stack}: checking config and running the program", file=sys.stderr)
     plan = plan_stack(args.stack, progress=progress, path=args.stack_file)
     print(f"plan: {len(plan.resources)} resources in {plan.seconds:.1f} s", file=sys.stderr)
@@ -59,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tree:
         print(tree(plan.resources), file=out)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(plan.to_json(), indent=1) + "\n")
+        write(args.json, json.dumps(plan.to_json(), indent=1) + "\n", "--json")
         print(f"plan: wrote {args.json}", file=sys.stderr)
     return verdict
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -27,7 +26,8 @@ def add_parser(sub: Any) -> None:
         help="evaluate a state file",
         description="Evaluate FILE (`pulumi stack export` v3, `pulumi preview --json` or "
         "`hdh plan --json`, detected from its shape). Exit 0: no mandatory violation; 1: at "
-        "least one; 2: unreadable or unrecognised input.",
+        "least one (or, with --fail-on-undetermined, a mandatory rule that could not decide); "
+        "2: unreadable or unrecognised input, bad config or output path.",
     )
     c.add_argument("--state", required=True, metavar="FILE", help="the file to check ('-': stdin)")
     c.add_argument(
@@ -44,29 +44,23 @@ def add_parser(sub: Any) -> None:
         help="policy config: {rule-id: {enforcementLevel, key: value}} or flat schema keys",
     )
     c.add_argument("--rule", action="append", metavar="ID", help="only these rules (repeatable)")
+    c.add_argument(
+        "--fail-on-undetermined",
+        action="store_true",
+        help="exit 1 also when a mandatory rule could not decide (a value unknown in a preview)",
+    )
     c.set_defaults(run=run)
 
 
-def read_config(path: Path | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise InputError(f"{path}: a policy config is a JSON object")
-    return doc
-
-
 def run(args: argparse.Namespace) -> int:
+    from hdh.output import check_writable, write
+    from policies.config import read_config
     from policies.pack import RULES
     from policies.reports import renderer
     from policies.run import evaluate, load
 
     start = time.perf_counter()
+    check_writable(args.output, "--output")
     config = read_config(args.config)
     unknown = sorted(set(args.rule or []) - set(RULES))
     if unknown:
@@ -76,9 +70,8 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(recs, config=config, only=args.rule)
     result.source = kind
     report = renderer(args.format)(result)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(report)
+    if args.output and str(args.output) != "-":
+        write(args.output, report, "--output")
     else:
         sys.stdout.write(report)
     s = result.summary()
@@ -89,4 +82,13 @@ def run(args: argparse.Namespace) -> int:
         s["advisory"],
         time.perf_counter() - start,
     )
-    return 1 if result.mandatory else 0
+    if s["undetermined"]:
+        log.info(
+            "policy: %d undetermined (%d of mandatory rules): values unknown until deployed%s",
+            s["undetermined"],
+            s["undeterminedMandatory"],
+            "" if args.fail_on_undetermined else " (--fail-on-undetermined makes them fail)",
+        )
+    if result.mandatory:
+        return 1
+    return 1 if args.fail_on_undetermined and s["undeterminedMandatory"] else 0

@@ -45,11 +45,17 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         sys.stdout.write(json.dumps(tailoring.summary(), indent=1) + "\n")
         return 0
+    from hdh.output import check_writable
+
+    check_writable(args.out, "--out")
     text = tailoring.render(profiles, args.datastream)
     if args.out is None:
         sys.stdout.buffer.write(text)
         return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(text)
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(text)
+    except OSError as exc:
+        raise ConfigError(str(args.out), "", f"cannot write: {exc.strerror or exc}") from None
     log.info("%s: %s", args.out, ", ".join(tailoring.tailored_id(p) for p in profiles))
     return 0

@@ -1,4 +1,5 @@
-"""JSON report: {"violations": [{rule, urn, severity, enforcement, message}], "summary": {...}}."""
+"""JSON report: {"violations": [...], "undetermined": [{rule, urn, enforcement, reason}],
+"summary": {...}}."""
 
 from __future__ import annotations
 

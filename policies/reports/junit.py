@@ -1,4 +1,5 @@
-"""JUnit XML: one test case per rule; each violation of a mandatory rule is a failure."""
+"""JUnit XML: one test case per rule; a mandatory violation fails it, an undetermined rule
+(a value unknown until deployed) is skipped with the reason, never shown as passed."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ def render(result: Result) -> str:
     by_rule: dict[str, list] = {}
     for f in result.findings:
         by_rule.setdefault(f.rule, []).append(f)
-    failed = sum(1 for r in result.rules if any(f.mandatory for f in by_rule.get(r.id, [])))
+    failed = sum(1 for r in result.rules if result.outcome(r.id) == "failed")
+    skipped = sum(1 for r in result.rules if result.outcome(r.id) == "undetermined")
+    unknown: dict[str, list] = {}
+    for u in result.undetermined:
+        unknown.setdefault(u.rule, []).append(u)
     suite = ET.Element(
         "testsuite",
         name="hdh-policy",
         tests=str(len(result.rules)),
         failures=str(failed),
         errors="0",
-        skipped="0",
+        skipped=str(skipped),
     )
     for rule in result.rules:
         case = ET.SubElement(
@@ -36,7 +41,17 @@ def render(result: Result) -> str:
             failure.text = body
         elif found:  # advisory: reported, not failed
             ET.SubElement(case, "system-out").text = body
-    root = ET.Element("testsuites", tests=suite.get("tests", "0"), failures=str(failed))
+        elif rule.id in unknown:  # could not decide: not a pass
+            items = unknown[rule.id]
+            skip = ET.SubElement(
+                case,
+                "skipped",
+                message=f"undetermined on {len(items)} resource(s): {items[0].reason}",
+            )
+            skip.text = "\n".join(f"{u.urn or '(stack)'}: {u.reason}" for u in items)
+    root = ET.Element(
+        "testsuites", tests=suite.get("tests", "0"), failures=str(failed), skipped=str(skipped)
+    )
     root.append(suite)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

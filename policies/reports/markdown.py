@@ -9,7 +9,6 @@ from policies.run import Result
 def render(result: Result) -> str:
     s = result.summary()
     counts: dict[str, int] = {}
-    blocking = {f.rule for f in result.findings if f.mandatory}
     for f in result.findings:
         counts[f.rule] = counts.get(f.rule, 0) + 1
     lines = [
@@ -17,17 +16,25 @@ def render(result: Result) -> str:
         "",
         f"{s['resources']} resources ({s['source']}), {s['rules']} rules: "
         f"**{'PASSED' if s['passed'] else 'FAILED'}** "
-        f"({s['mandatory']} mandatory, {s['advisory']} advisory violations).",
+        f"({s['mandatory']} mandatory, {s['advisory']} advisory violations"
+        f"{', ' + str(s['undetermined']) + ' undetermined' if s['undetermined'] else ''}).",
         "",
         "| Control | Framework | Rule | Enforcement | Result |",
         "|---|---|---|---|---|",
     ]
+    unknown: dict[str, int] = {}
+    for u in result.undetermined:
+        unknown[u.rule] = unknown.get(u.rule, 0) + 1
     for key, control in CONTROLS.items():
         for rule in (r for r in result.rules if key in r.frameworks):
             n = counts.get(rule.id, 0)
-            verdict = (
-                "pass" if not n else f"**fail** ({n})" if rule.id in blocking else f"warn ({n})"
-            )
+            outcome = result.outcome(rule.id)
+            verdict = {
+                "passed": "pass",
+                "failed": f"**fail** ({n})",
+                "warned": f"warn ({n})",
+                "undetermined": f"*undetermined* ({unknown.get(rule.id, 0)})",
+            }[outcome]
             fw = f"{control.framework} {control.version}".strip()
             lines.append(
                 f"| {control.title} | {fw} | `{rule.id}` | {rule.enforcement} | {verdict} |"
@@ -37,4 +44,17 @@ def render(result: Result) -> str:
         for f in result.findings:
             msg = f.message.replace("|", "\\|")
             lines.append(f"| `{f.rule}` | `{f.urn}` | {msg} |")
+    if result.undetermined:
+        lines += [
+            "",
+            "## Undetermined",
+            "",
+            "Values unknown until the cloud creates them (a preview): neither passed nor failed.",
+            "",
+            "| Rule | Resource | Why |",
+            "|---|---|---|",
+        ]
+        for u in result.undetermined:
+            why = u.reason.replace("|", "\\|")
+            lines.append(f"| `{u.rule}` | `{u.urn or '(stack)'}` | {why} |")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,9 @@
-"""SARIF 2.1.0 report (GitLab/GitHub code scanning): one rule per policy, one result per finding."""
+"""SARIF 2.1.0 report (GitLab/GitHub code scanning): one rule per policy, one result per finding.
+
+An undetermined outcome is a result of its own: kind "open" (SARIF 2.1.0 §3.27.9: the tool could
+not decide whether the result is a pass or a fail) with level "none", as the spec requires for
+a kind other than "fail".
+"""
 
 from __future__ import annotations
 
@@ -39,24 +44,25 @@ def render(result: Result, artifact: str = "Pulumi.yaml") -> str:
         {
             "ruleId": f.rule,
             "ruleIndex": index[f.rule],
+            "kind": "fail",
             "level": LEVEL.get(f.enforcement, "warning"),
             "message": {"text": f"{f.message} ({f.urn})"},
-            # Resources have no source line; the project file anchors the alert, the URN names it.
-            "locations": [
-                {
-                    # Code scanning services want a line: the project file's first one.
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": artifact},
-                        "region": {"startLine": 1},
-                    },
-                    "logicalLocations": [
-                        {"fullyQualifiedName": f.urn, "name": f.resource_name, "kind": "resource"}
-                    ],
-                }
-            ],
+            "locations": [_location(artifact, f.urn)],
             "partialFingerprints": {"hdhPolicy/v1": f"{f.rule}:{f.urn}:{f.message}"},
         }
         for f in result.findings
+    ]
+    results += [
+        {
+            "ruleId": u.rule,
+            "ruleIndex": index[u.rule],
+            "kind": "open",
+            "level": "none",
+            "message": {"text": f"undetermined: {u.reason} ({u.urn or 'stack'})"},
+            "locations": [_location(artifact, u.urn)],
+            "partialFingerprints": {"hdhPolicy/v1": f"{u.rule}:{u.urn}:undetermined"},
+        }
+        for u in result.undetermined
     ]
     doc = {
         "$schema": SCHEMA,
@@ -77,3 +83,15 @@ def render(result: Result, artifact: str = "Pulumi.yaml") -> str:
         ],
     }
     return json.dumps(doc, indent=1) + "\n"
+
+
+def _location(artifact: str, urn: str) -> dict[str, Any]:
+    # Resources have no source line: the project file's first line anchors the alert (code
+    # scanning services want one), the URN names the resource.
+    out: dict[str, Any] = {
+        "physicalLocation": {"artifactLocation": {"uri": artifact}, "region": {"startLine": 1}}
+    }
+    if urn:
+        name = urn.rsplit("::", 1)[-1]
+        out["logicalLocations"] = [{"fullyQualifiedName": urn, "name": name, "kind": "resource"}]
+    return out

@@ -19,8 +19,8 @@ def render(result: Result) -> str:
             lines.append(f"        {f.message}")
         lines.append(f"    fix: {rule.remediation}")
         lines.append("")
-    for rule_id, urn, why in result.undetermined:
-        lines.append(f"[undetermined] {rule_id}: {urn}: {why}")
+    for u in result.undetermined:
+        lines.append(f"[undetermined] [{u.enforcement}] {u.rule}: {u.urn or '(stack)'}: {u.reason}")
     verdict = "PASSED" if s["passed"] else "FAILED"
     lines.append(
         f"{verdict}: {s['resources']} resources ({s['source']}), {s['rules']} rules, "

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rule import Resource, Rule
+from policies.rule import Resource, Rule, as_list
 
 RULE = Rule(
     id="image-allowed",
@@ -25,7 +25,7 @@ def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
         return  # ids differ per cloud: checked only when the security team lists them
     ids = [res.get("imageId")] + [
         res.get("blockDevices", i, "uuid")
-        for i, _ in enumerate(res.get("blockDevices") or [])
+        for i, _ in enumerate(as_list(res.get("blockDevices")))
         if res.get("blockDevices", i, "sourceType") == "image"
     ]
     for image_id in filter(None, ids):

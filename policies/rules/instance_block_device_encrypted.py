@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from policies.checks import volume_type_problem
-from policies.rule import Resource, Rule
+from policies.rule import Resource, Rule, as_list
 
 RULE = Rule(
     id="instance-block-device-encrypted",
@@ -20,7 +20,7 @@ RULE = Rule(
 
 
 def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
-    for i, _ in enumerate(res.get("blockDevices") or []):
+    for i, _ in enumerate(as_list(res.get("blockDevices"))):
         if res.get("blockDevices", i, "destinationType") != "volume":
             continue  # local devices: instance-boot-from-volume
         if res.get("blockDevices", i, "sourceType") == "volume":

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rule import Resource, Rule
+from policies.rule import Resource, Rule, as_list
 
 RULE = Rule(
     id="instance-boot-from-volume",
@@ -18,7 +18,7 @@ RULE = Rule(
 
 
 def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
-    devices = res.get("blockDevices") or []
+    devices = as_list(res.get("blockDevices"))
     for i, _ in enumerate(devices):
         if res.get("blockDevices", i, "destinationType") == "local":
             yield f"blockDevices[{i}] is a local (ephemeral, unencrypted) disk"

@@ -16,6 +16,11 @@ RULE = Rule(
     resource_types=("openstack:networking/routerInterface:RouterInterface",),
     config=("isolatedTiers",),
     scope="stack",
+    reads=(
+        "openstack:networking/router:Router",
+        "openstack:networking/subnet:Subnet",
+        "openstack:networking/port:Port",
+    ),
 )
 
 

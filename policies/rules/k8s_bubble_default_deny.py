@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rule import Resource, Rule, Stack
+from policies.rule import Resource, Rule, Stack, as_list
 
 RULE = Rule(
     id="k8s-bubble-default-deny",
@@ -20,16 +20,18 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
 def check_stack(stack: Stack, cfg: dict[str, Any]) -> Iterator[tuple[Resource, str]]:
-    denied = {p.get("metadata", "namespace") for p in stack.of_type(NETPOL) if _default_deny(p)}
+    denied = {
+        str(p.get("metadata", "namespace")) for p in stack.of_type(NETPOL) if _default_deny(p)
+    }
     for ns in stack.of_type(RULE.resource_types[0]):
         name = ns.get("metadata", "name")
         if not (ns.get("metadata", "labels", "hdh/bubble") or str(name).startswith("bubble-")):
             continue
-        if name not in denied:
+        if str(name) not in denied:
             yield ns, f"bubble namespace {name} has no default-deny NetworkPolicy"
 
 
 def _default_deny(p: Resource) -> bool:
     selector = p.get("spec", "podSelector")
-    types = set(p.get("spec", "policyTypes") or [])
+    types = {t for t in as_list(p.get("spec", "policyTypes")) if isinstance(t, str)}
     return selector == {} and {"Ingress", "Egress"} <= types and not p.get("spec", "ingress")

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from policies.checks import WORKLOAD_TYPES, pod_spec
-from policies.rule import Resource, Rule
+from policies.rule import Resource, Rule, as_list, as_map
 
 RULE = Rule(
     id="k8s-no-hostpath-volume",
@@ -19,7 +19,7 @@ RULE = Rule(
 
 def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
     where, spec = pod_spec(res) or ("", {})
-    for i, vol in enumerate(spec.get("volumes") or []):
+    for i, vol in enumerate(as_list(spec.get("volumes"))):
         if isinstance(vol, dict) and vol.get("hostPath") is not None:
-            path = (vol["hostPath"] or {}).get("path")
+            path = as_map(vol["hostPath"]).get("path")
             yield f"{where}.volumes[{i}] {vol.get('name', '?')}: hostPath {path!r}"

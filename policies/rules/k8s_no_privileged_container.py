@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from policies.checks import WORKLOAD_TYPES, containers, pod_spec
-from policies.rule import Resource, Rule
+from policies.rule import Resource, Rule, as_map
 
 RULE = Rule(
     id="k8s-no-privileged-container",
@@ -20,5 +20,5 @@ RULE = Rule(
 def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
     where, spec = pod_spec(res) or ("", {})
     for name, c in containers(spec):
-        if (c.get("securityContext") or {}).get("privileged") is True:
+        if as_map(c.get("securityContext")).get("privileged") is True:
             yield f"{where}.{name}: securityContext.privileged is true"

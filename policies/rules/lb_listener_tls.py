@@ -16,8 +16,9 @@ RULE = Rule(
     "tls=passthrough.",
     resource_types=("openstack:loadbalancer/listener:Listener",),
     scope="stack",
+    reads=("openstack:loadbalancer/l7PolicyV2:L7PolicyV2",),
 )
-L7 = "openstack:loadbalancer/l7PolicyV2:L7PolicyV2"
+L7 = RULE.reads[0]
 REDIRECTS = ("REDIRECT_TO_URL", "REDIRECT_PREFIX")
 
 

@@ -3,7 +3,8 @@
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rule import Resource, Rule
+from policies.checks import is_world
+from policies.rule import Resource, Rule, as_list
 
 RULE = Rule(
     id="port-security-enabled",
@@ -19,3 +20,9 @@ RULE = Rule(
 def check(res: Resource, cfg: dict[str, Any]) -> Iterator[str]:
     if res.get("portSecurityEnabled") is False:
         yield "portSecurityEnabled is false: no security group or anti-spoofing filter applies"
+    if res.get("noSecurityGroups") is True:
+        yield "noSecurityGroups is true: the port carries no filter at all"
+    for i, pair in enumerate(as_list(res.get("allowedAddressPairs"))):
+        address = pair.get("ipAddress") if isinstance(pair, dict) else None
+        if is_world(address) or address in ("0.0.0.0", "::"):
+            yield f"allowedAddressPairs[{i}] {address}: anti-spoofing off, any source accepted"

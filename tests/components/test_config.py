@@ -43,7 +43,7 @@ CASES: list[tuple[str, Edit, str, str]] = [
     ("missing-region", _del("openstack:region"), "openstack:region", "required key is missing"),
     ("missing-tiers", _del("hdh:tiers"), "hdh:tiers", "required key is missing"),
     ("missing-key", _del("hdh:sshPublicKey"), "hdh:sshPublicKey", "required key is missing"),
-    ("bad-ssh-key", _set("hdh:sshPublicKey", "hunter2"), "hdh:sshPublicKey", "pattern"),
+    ("bad-ssh-key", _set("hdh:sshPublicKey", "hunter2"), "hdh:sshPublicKey", "<type> <base64>"),
     ("unknown-profile", _set("hdh:profile", "aws"), "hdh:profile", "no such profile"),
     ("invalid-cidr", _tier("data", "10.20.16.0/33"), "hdh:tiers.data", "IPv4 network"),
     ("host-bits", _tier("data", "10.20.16.1/20"), "hdh:tiers.data", "IPv4 network"),

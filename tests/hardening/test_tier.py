@@ -153,7 +153,7 @@ def test_without_a_services_section_nothing_is_wired(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d["hosts"][3].update(name='x"y'), "hosts[3].name: letters, digits"),
+        (lambda d: d["hosts"][3].update(name='x"y'), "hosts[3].name: not a host name"),
         (lambda d: d["hosts"][3].update(address="data.example"), "hosts[3].address: an IPv4"),
         (lambda d: d["services"].update(logPort=70000), "services.logPort: a TCP port"),
         (lambda d: d["services"].update(clientNetworks=["10.0.0.0/33"]), "clientNetworks[0]"),
@@ -254,7 +254,7 @@ def test_outputs_with_secrets_come_on_standard_input(monkeypatch: pytest.MonkeyP
     doc: dict[str, Any] = copy.deepcopy(OUTPUTS)
     doc["inventory"]["backups"] = {"kind": "snapshot", "volumes": [{"name": "data", "id": "v"}]}
     doc["backupCredentialSecret"] = "s3cr3t"
-    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(doc)))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(json.dumps(doc).encode())))
     loaded = load_outputs(Path("-"))
     assert loaded["backups"]["credentialSecret"] == "s3cr3t"
     wiring = tier.wiring(loaded)
@@ -262,7 +262,7 @@ def test_outputs_with_secrets_come_on_standard_input(monkeypatch: pytest.MonkeyP
     assert "services_backups" not in wiring["hdh-services1"]
     assert "services_backups" not in wiring["hdh-data0"]
     doc["backupCredentialSecret"] = "[secret]"  # outputs taken without --show-secrets
-    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(doc)))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(json.dumps(doc).encode())))
     assert "credentialSecret" not in load_outputs(Path("-"))["backups"]
 
 

@@ -90,7 +90,7 @@ def test_backup_with_the_job_credential_and_restore_drill(
         auth_type="v3applicationcredential",
         auth={
             "auth_url": section["authUrl"],
-            "application_credential_id": section["credentialId"],
+            "application_credential_id": section["applicationId"],
             "application_credential_secret": outputs["backupCredentialSecret"],
         },
         region_name=section["region"],

@@ -92,3 +92,102 @@ def test_json_shape(result: Result) -> None:
 
 def test_every_format_renders() -> None:
     assert set(FORMATS) == {"text", "json", "sarif", "junit", "markdown"}
+
+
+# ---------------------------------------------------------------- undetermined (issue 19)
+
+# In a preview the volume's type comes from another resource not created yet: unknown.
+UNDECIDED = {
+    "resources": [
+        {"name": "type-source", "type": "openstack:blockstorage/volume:Volume", "props": {}},
+        {
+            "name": "vol",
+            "type": "openstack:blockstorage/volume:Volume",
+            "props": {"size": 1, "volumeType": {"!ref": "type-source"}},
+        },
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def undecided() -> Result:
+    from tests.policies.formats import to_preview
+
+    result = evaluate(to_preview(UNDECIDED), only=["volume-encrypted-type", "image-allowed"])
+    assert [u.rule for u in result.undetermined] == ["volume-encrypted-type"]
+    return result
+
+
+def test_undetermined_is_its_own_outcome(undecided: Result, unknown_only: Result) -> None:
+    assert undecided.outcome("volume-encrypted-type") == "failed"  # type-source has no type
+    assert unknown_only.outcome("volume-encrypted-type") == "undetermined"
+    assert unknown_only.outcome("image-allowed") == "passed"
+    summary = unknown_only.summary()
+    assert summary["passed"] is True and summary["undeterminedMandatory"] == 1
+
+
+def _preview_steps() -> list[dict[str, object]]:
+    from tests.policies.formats import to_preview
+
+    steps: list[dict[str, object]] = to_preview(UNDECIDED)["steps"]
+    return steps
+
+
+@pytest.fixture(scope="module")
+def unknown_only() -> Result:
+    steps = [s for s in _preview_steps() if str(s["urn"]).endswith("::vol")]
+    return evaluate({"steps": steps}, only=["volume-encrypted-type", "image-allowed"])
+
+
+def test_junit_skips_an_undetermined_rule_with_its_reason(unknown_only: Result) -> None:
+    root = ET.fromstring(renderer("junit")(unknown_only))
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("skipped") == "1" and suite.get("failures") == "0"
+    case = next(c for c in suite.iter("testcase") if c.get("name") == "volume-encrypted-type")
+    skipped = case.find("skipped")
+    assert skipped is not None and "undetermined" in (skipped.get("message") or "")
+    assert "::vol" in (skipped.text or "")
+    passed = next(c for c in suite.iter("testcase") if c.get("name") == "image-allowed")
+    assert passed.find("skipped") is None and passed.find("failure") is None
+
+
+def test_sarif_reports_undetermined_as_open_results(unknown_only: Result) -> None:
+    doc = json.loads(renderer("sarif")(unknown_only))
+    jsonschema.Draft4Validator(SCHEMA).validate(doc)
+    (res,) = doc["runs"][0]["results"]
+    assert (res["ruleId"], res["kind"], res["level"]) == ("volume-encrypted-type", "open", "none")
+    assert "undetermined" in res["message"]["text"]
+
+
+def test_json_markdown_text_show_undetermined(unknown_only: Result) -> None:
+    doc = json.loads(renderer("json")(unknown_only))
+    assert [u["rule"] for u in doc["undetermined"]] == ["volume-encrypted-type"]
+    assert doc["summary"]["undetermined"] == 1
+    md = renderer("markdown")(unknown_only)
+    assert "`volume-encrypted-type` | mandatory | *undetermined* (1)" in md
+    assert "## Undetermined" in md
+    text = renderer("text")(unknown_only)
+    assert "[undetermined] [mandatory] volume-encrypted-type" in text
+
+
+def test_cli_fails_on_undetermined_only_when_asked(unknown_only: Result, tmp_path: Path) -> None:
+    from hdh import cli
+
+    steps = [s for s in _preview_steps() if str(s["urn"]).endswith("::vol")]
+    state = tmp_path / "preview.json"
+    state.write_text(json.dumps({"steps": steps}))
+    base = ["policy", "check", "--state", str(state), "--rule", "volume-encrypted-type"]
+    assert cli.main([*base, "--output", str(tmp_path / "r")]) == 0
+    assert cli.main([*base, "--output", str(tmp_path / "r"), "--fail-on-undetermined"]) == 1
+    # An advisory rule that cannot decide does not fail the gate.
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"volume-encrypted-type": "advisory"}))
+    args = [
+        *base,
+        "--fail-on-undetermined",
+        "--config",
+        str(config),
+        "--output",
+        str(tmp_path / "r"),
+    ]
+    assert cli.main(args) == 0

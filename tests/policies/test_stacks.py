@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from components.config import available_stacks
@@ -23,7 +25,9 @@ def test_pack_blocks_a_plan_the_model_accepts() -> None:
     plan = plan_stack("ovh-gra")
     result = evaluate(plan, config={"allowedRegions": ["SBG5"]})
     assert {(f.rule, f.type) for f in result.mandatory} == {
-        ("provider-region-eu", "pulumi:providers:openstack")
+        ("provider-region-eu", "pulumi:providers:openstack"),
+        # The platform's own Barbican keys are ordered in the stack's region: judged too.
+        ("resource-region-eu", "pulumi-python:dynamic/keymanager:GeneratedKey"),
     }
 
 
@@ -38,3 +42,45 @@ def test_local_test_region_needs_its_loopback_endpoint() -> None:
             r["inputs"]["authUrl"] = "https://keystone.example.eu/v3"
     rules = {f.rule for f in evaluate(doc, config={"allowedRegions": ["GRA11"]}).mandatory}
     assert rules == {"provider-region-eu"}
+
+
+def test_the_judge_does_not_read_the_stack_it_judges(tmp_path: Path) -> None:
+    """A stack opening the bastion to a range the security team did not list fails the pack,
+    even though the config model accepts the range: allow-lists come from reviewed data."""
+    import yaml
+
+    from components.config import stack_path
+
+    doc = yaml.safe_load(stack_path("ovh-gra").read_text())
+    doc["config"]["hdh:adminCidrs"] = ["198.51.100.0/24"]
+    path = tmp_path / "Pulumi.ovh-gra.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = evaluate(plan_stack("ovh-gra", path=path))
+    assert {(f.rule, f.resource_name) for f in result.mandatory} == {
+        ("secgroup-ingress-restricted", "hdh-bastion-ssh-admin-0")
+    }
+    assert "not in bastionCidrs" in result.mandatory[0].message
+
+
+def test_pack_defaults_read_no_stack_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pack's defaults come from profiles and policies/defaults.yaml, never a stack."""
+    from policies import config
+
+    read: list[str] = []
+    for method in ("read_text", "read_bytes"):
+        original = getattr(Path, method)
+
+        def spy(self: Path, *a: object, _orig: object = original, **k: object) -> object:
+            read.append(self.name)
+            return _orig(self, *a, **k)  # type: ignore[operator]
+
+        monkeypatch.setattr(Path, method, spy)
+    config.defaults.cache_clear()
+    for cached in ("_pack_defaults", "catalogue"):
+        if hasattr(getattr(config, cached, None), "cache_clear"):
+            getattr(config, cached).cache_clear()
+    try:
+        config.defaults()
+    finally:
+        config.defaults.cache_clear()
+    assert read and not [n for n in read if n.startswith("Pulumi.")], read

@@ -1,4 +1,4 @@
-"""`hdh policy check` and `hdh plan` through the CLI's own main(): formats, exit codes 0/1/2."""
+"""`hdh policy check` through the CLI's own main(): formats, exit codes 0/1/2, hostile input."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hdh import cli
 from policies.pack import RULES
 from tests.policies.formats import FORMATS, load
 
-RULES_DIR = Path(__file__).parent / "rules"
+RULES_DIR = Path(__file__).parents[2] / "policies" / "rules"
 VOLUMES = load(RULES_DIR / "volume-encrypted-type" / "profile-defaults.yaml")
 
 
@@ -109,22 +109,83 @@ def test_every_rule_id_is_selectable(tmp_path: Path) -> None:
     assert code == 1 and "volume-encrypted-type" in report
 
 
-def test_plan_runs_the_pack(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["plan", "--stack", "ovh-gra"]) == 0
-    out = capsys.readouterr().out
-    assert out.index("By type:") < out.index("Policy pack:") and "PASSED" in out
-    assert cli.main(["plan", "--stack", "ovh-gra", "--no-policy"]) == 0
-    assert "Policy pack" not in capsys.readouterr().out
+# ---------------------------------------------------------------- hostile inputs (issue 19)
 
 
-def test_plan_exits_1_on_a_mandatory_violation(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (json.dumps(FORMATS["stack-export"](VOLUMES)).encode("utf-16"), "UTF-16"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+        (b'{"version": 3, "deployment": {"resources": [{"urn": 1, "type": "t"}]}}', "urn"),
+        (
+            b'{"version": 3, "deployment": {"resources": [{"urn": "u", "type": "t", '
+            b'"inputs": [1]}]}}',
+            "inputs and outputs must be objects",
+        ),
+        (
+            b'{"steps": [{"newState": {"urn": "u", "type": "t", '
+            b'"propertyDependencies": {"a": "not-a-list"}}}]}',
+            "propertyDependencies",
+        ),
+    ],
+)
+def test_hostile_state_files_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes, why: str
 ) -> None:
-    # A security team narrowing the allowed regions (the pack's defaults, as a config would).
-    from policies.config import defaults
+    state = tmp_path / "state.json"
+    state.write_bytes(data)
+    assert cli.main(["policy", "check", "--state", str(state)]) == 2
+    err = capsys.readouterr().err
+    assert why in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
-    monkeypatch.setitem(defaults(), "allowedRegions", ["SBG5"])
-    assert cli.main(["plan", "--stack", "ovh-gra"]) == 1
-    out = capsys.readouterr().out
-    assert "provider-region-eu" in out and "region GRA11 is not an allowed EU region" in out
-    assert cli.main(["plan", "--stack", "ovh-gra", "--no-policy"]) == 0
+
+@pytest.mark.parametrize(
+    ("config", "why"),
+    [
+        ({"allowedRegions": "GRA11"}, "allowedRegions: expected a list of strings"),
+        ({"bastionCidrs": [1]}, "expected a list of strings"),
+        ({"allowTestRegions": "yes"}, "expected true or false"),
+        ({"provider-region-eu": {"allowedEndpoints": ["https://x"]}}, "expected an object"),
+        ({"provider-region-eu": {"allowedEndpoints": {"https://x": "GRA11"}}}, "https://x"),
+        ({"provider-region-eu": {"noSuchKey": 1}}, "not a config key"),
+        ({"all": 3}, "all: expected one of"),
+        ({"volume-encrypted-type": {"enforcementLevel": "off"}}, "enforcementLevel"),
+    ],
+)
+def test_wrong_types_in_config_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], config: Any, why: str
+) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(config))
+    code, report = check(tmp_path, FORMATS["stack-export"](VOLUMES), "--config", str(path))
+    err = capsys.readouterr().err
+    assert code == 2 and why in err and not report and "Traceback" not in err
+
+
+def test_unwritable_output_exits_2_before_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(FORMATS["stack-export"](VOLUMES)))
+    for out in (tmp_path, Path("/proc/hdh-report"), tmp_path / "file" / "below-a-file"):
+        (tmp_path / "file").write_text("")
+        code = cli.main(["policy", "check", "--state", str(state), "--output", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and "--output" in err and "Traceback" not in err, err
+
+
+def test_credentials_in_a_provider_url_are_never_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider = {
+        "name": "prov",
+        "type": "pulumi:providers:openstack",
+        "props": {"region": "GRA11", "authUrl": "https://admin:hunter2@auth.example/v3"},
+    }
+    for fmt in ("text", "json", "sarif", "junit", "markdown"):
+        code, report = check(
+            tmp_path, FORMATS["stack-export"]({"resources": [provider]}), "--format", fmt
+        )
+        assert code == 1 and "credentials" in report
+        assert "hunter2" not in report + capsys.readouterr().err, fmt
