@@ -126,7 +126,7 @@ def services_fleet(
             f = Fleet(hosts, tmp_path_factory.mktemp("fleet"))
             start = time.monotonic()
             rc, results, out = f.harden()
-            _time("hdh harden: first run (4 hosts, two waves)", time.monotonic() - start)
+            _time("hdh harden: first run (4 hosts, three waves)", time.monotonic() - start)
             assert rc == 0, out
             assert all(r["changed"] for r in results), "a fresh host must need changes"
             yield f
