@@ -39,6 +39,7 @@ class Bubble(pulumi.ComponentResource):
     workspace_addresses: pulumi.Output[list[str]]
     workspace_outputs: list[pulumi.Output[str]]
     container_name: pulumi.Output[str]
+    volume_id: pulumi.Output[str]  # the bubble's encrypted data volume (backed up)
 
     def __init__(self, name: str, args: BubbleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hdh:bubble:Bubble", name, None, opts)
@@ -104,6 +105,7 @@ class Bubble(pulumi.ComponentResource):
         ]
         self.network_id = net.id
         self.group_id = sg.id
+        self.volume_id = store.volume_id
         self.workspace_outputs = [h.address for h in hosts]
         self.workspace_addresses = pulumi.Output.all(*self.workspace_outputs)
         self.container_name = store.container_name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,6 +108,41 @@ class KubernetesSettings(Model):
     bootstrap_timeout: int = Field(default=30, ge=5, le=240)  # kubeadm: minutes to wait for the API
 
 
+# An egress allow-list entry: a domain (leading dot: and its subdomains) or an IPv4 CIDR. It is
+# written into the proxy's configuration: nothing but these characters may get there.
+EGRESS_ENTRY = r"^(\.?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9-]+|[0-9./]+)$"
+
+
+class ServicesSettings(Model):
+    """The services tier's ports and the stack's additions to the proxy's allow-list."""
+
+    cache_port: int = Field(default=3142, ge=1, le=65535)  # apt-cacher-ng
+    log_port: int = Field(default=6514, ge=1, le=65535)  # syslog over TLS (RFC 5425)
+    metrics_port: int = Field(default=9100, ge=1, le=65535)  # node exporter on every host
+    egress_allow: list[str] = Field(default=[], max_length=256)
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _entries(cls, entries: list[str]) -> list[str]:
+        for e in entries:
+            if not re.match(EGRESS_ENTRY, e) or len(e) > 253:
+                raise ValueError(f"{e!r}: not a domain name or an IPv4 CIDR")
+            if e[0].isdigit() and "/" in e:
+                IPv4Network(e)  # a bad CIDR raises ValueError with its reason
+        return entries
+
+
+class BackupSettings(Model):
+    """Scheduled backups of the data tier's and the bubbles' volumes (docs/services.md)."""
+
+    enabled: bool = True
+    # systemd OnCalendar expression on the services hosts (the backup job's timer).
+    schedule: str = Field(default="*-*-* 02:30:00", pattern=r"^[0-9*:/ ,.~-]+$")
+    keep_daily: int = Field(default=7, ge=1, le=366)
+    keep_weekly: int = Field(default=4, ge=0, le=520)
+    incremental: bool = True  # Cinder backups after the first full one (ignored for snapshots)
+
+
 class Settings(Model):
     """The hdh:* keys of a stack file (camelCase there, snake_case here)."""
 
@@ -128,6 +164,8 @@ class Settings(Model):
     data_volume_size: int = Field(default=500, ge=1, le=65536)
     boot_volume_size: int = Field(default=20, ge=10, le=1024)
     proxy_port: int = Field(default=3128, ge=1, le=65535)
+    services: ServicesSettings = ServicesSettings()
+    backups: BackupSettings = BackupSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
     # Throwaway stacks (hdh env) only: UTC expiry, tagged on every taggable resource.
     expires_at: str | None = Field(default=None, pattern=UTC_TIME)
@@ -309,6 +347,7 @@ def build(raw: Mapping[str, str], stack: str, path: str, secret_keys: set[str]) 
     errors += [ConfigError(path, k, m) for k, m in tier_size_problems(settings, bubbles)]
     if region:
         errors += list(_check_offer(settings, bubbles, profile, region, path))
+    errors += list(_check_services(settings, path))
     if errors:
         raise ConfigErrors(errors)
     assert region is not None
@@ -414,6 +453,20 @@ def _check_offer(
             f"health data ({value}) needs a SecNumCloud-qualified, HDS-certified offer under EU "
             f"law ({REQUIREMENT}): {why}; use a qualified profile or a non-health classification",
         )
+
+
+def _check_services(s: Settings, path: str) -> Iterator[ConfigError]:
+    """The services tier's ports: each flow its own port (SSH and NTP are taken)."""
+    seen = {22: "SSH", 123: "NTP"}
+    for key, port in (
+        ("hdh:proxyPort", s.proxy_port),
+        ("hdh:services.cachePort", s.services.cache_port),
+        ("hdh:services.logPort", s.services.log_port),
+        ("hdh:services.metricsPort", s.services.metrics_port),
+    ):
+        if port in seen:
+            yield ConfigError(path, key, f"port {port} is already {seen[port]}'s")
+        seen.setdefault(port, key)
 
 
 def _resolve_bubbles(s: Settings, path: str) -> tuple[list[ResolvedBubble], list[ConfigError]]:

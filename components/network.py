@@ -34,6 +34,16 @@ class NetworkArgs:
     # processing, the bubble pool and any bubble outside it (summarised: Neutron caps routes).
     core_destinations: list[IPv4Network]
     proxy_port: int
+    services_ports: ServicePorts
+
+
+@dataclass(frozen=True)
+class ServicePorts:
+    """The services tier's other ports (the proxy's is NetworkArgs.proxy_port)."""
+
+    cache: int
+    log: int
+    metrics: int
 
 
 class PlatformNetwork(pulumi.ComponentResource):
@@ -156,11 +166,21 @@ class PlatformNetwork(pulumi.ComponentResource):
             rule.ingress(f"bastion-ssh-admin-{i}", g["bastion"], "tcp", 22, cidr=str(cidr))
         rule.egress("bastion-ssh-out", g["bastion"], "tcp", 22, group=g["managed"])
         rule.ingress("managed-ssh-from-bastion", g["managed"], "tcp", 22, group=g["bastion"])
-        port = args.proxy_port
-        rule.egress("proxy-clients-proxy", g["proxy-clients"], "tcp", port, group=g["services"])
-        rule.egress("proxy-clients-ntp", g["proxy-clients"], "udp", 123, group=g["services"])
-        rule.ingress("services-proxy-in", g["services"], "tcp", port, group=g["proxy-clients"])
-        rule.ingress("services-ntp-in", g["services"], "udp", 123, group=g["proxy-clients"])
+        # The services tier's flows (docs/services.md; the host firewalls open the same, from
+        # hardening/data/services_tier.yaml): proxy, package cache, time and logs from every host
+        # using the services tier; metrics from the services hosts to every host.
+        sp, clients, services = args.services_ports, g["proxy-clients"], g["services"]
+        for what, proto, port in (
+            ("proxy", "tcp", args.proxy_port),
+            ("cache", "tcp", sp.cache),
+            ("ntp", "udp", 123),
+            ("logs", "tcp", sp.log),
+        ):
+            rule.egress(f"proxy-clients-{what}", clients, proto, port, group=services)
+            rule.ingress(f"services-{what}-in", services, proto, port, group=clients)
+        for target in ("managed", "bastion"):  # every host carries one of these
+            rule.egress(f"services-metrics-{target}", services, "tcp", sp.metrics, group=g[target])
+            rule.ingress(f"{target}-metrics-in", g[target], "tcp", sp.metrics, group=services)
         # The proxy and the time relay are the platform's only clients of the outside world.
         rule.egress("services-http-out", g["services"], "tcp", 80, cidr="0.0.0.0/0")
         rule.egress("services-https-out", g["services"], "tcp", 443, cidr="0.0.0.0/0")

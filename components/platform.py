@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_openstack as openstack
 
+from components.backups import BackupCredential, BackupCredentialArgs
 from components.bubble import Bubble, BubbleArgs
 from components.compute import Host, HostArgs, HostTemplate
 from components.config import TIERS, StackConfig
 from components.k8s_cluster import ClusterArgs, ProcessingCluster, api_client_cidrs
 from components.keys import KeyArgs
-from components.network import NetworkArgs, PlatformNetwork
+from components.network import NetworkArgs, PlatformNetwork, ServicePorts
 from components.storage import EncryptedStore, StoreArgs
 from components.tags import Labels
 
@@ -59,6 +61,11 @@ class Platform(pulumi.ComponentResource):
                 admin_cidrs=list(s.admin_cidrs),
                 core_destinations=core_destinations(cfg),
                 proxy_port=s.proxy_port,
+                services_ports=ServicePorts(
+                    cache=s.services.cache_port,
+                    log=s.services.log_port,
+                    metrics=s.services.metrics_port,
+                ),
             ),
             opts=child,
         )
@@ -133,6 +140,7 @@ class Platform(pulumi.ComponentResource):
                 )
             )
 
+        volumes: list[tuple[str, str, str, pulumi.Output[str]]] = []  # what the backups cover
         if s.data_hosts:
             store = EncryptedStore(
                 f"{name}-data-store",
@@ -146,6 +154,7 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            volumes.append(("data", "data", "", store.volume_id))
             data_group = anti_affinity("data", s.data_hosts)
             for i in range(s.data_hosts):
                 host(
@@ -179,6 +188,12 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            volumes.append((f"bubble-{b.name}", "bubble", b.name, self.bubbles[b.name].volume_id))
+
+        self.backup_secret: pulumi.Output[str] | None = None  # secret; the backup job's
+        backup = _backups(cfg, volumes, child)
+        if backup is not None:
+            self.backup_secret = backup[1]
 
         self.kubeconfig: pulumi.Output[str] | None = None  # secret; see docs/kubernetes.md
         if s.kubernetes.enabled:  # processing cluster and its per-bubble Kubernetes baseline
@@ -200,11 +215,18 @@ class Platform(pulumi.ComponentResource):
 
         self.bastion_address = fip.address
         self.network_ids = net.network_ids
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"services": services_section(cfg)}
         if s.kubernetes.enabled and cfg.kubernetes_mode == "kubeadm":
             # Who the nodes' host firewalls open the API to (hardening/inventory.py).
             extra["kubernetes"] = {"apiClients": [str(c) for c in api_client_cidrs(cfg)]}
-        self.inventory = _inventory(fip.address, s.deploy_user, hosts, self.bubbles, extra)
+        self.inventory = _inventory(
+            fip.address,
+            s.deploy_user,
+            hosts,
+            self.bubbles,
+            extra,
+            backup[0] if backup else None,
+        )
         self.register_outputs(
             {
                 "bastion_address": fip.address,
@@ -214,12 +236,73 @@ class Platform(pulumi.ComponentResource):
         )
 
 
+def services_section(cfg: StackConfig) -> dict[str, Any]:
+    """What hardening needs to wire every host to the services tier (hardening/tier.py): its
+    ports, the networks it serves, the stack's additions to the proxy's allow-list."""
+    s = cfg.settings
+    allow = list(cfg.profile.egress_allow)
+    if cfg.auth_url:
+        host = urlsplit(cfg.auth_url).hostname
+        if host and not host.startswith("127."):
+            allow.append(host)  # identity: where every OpenStack client starts
+    allow += [e for e in s.services.egress_allow if e not in allow]
+    return {
+        "stack": cfg.stack,
+        "proxyPort": s.proxy_port,
+        "cachePort": s.services.cache_port,
+        "logPort": s.services.log_port,
+        "metricsPort": s.services.metrics_port,
+        "clientNetworks": [str(n) for n in [s.tiers.admin, *core_destinations(cfg)]],
+        "egressAllow": list(dict.fromkeys(allow)),
+    }
+
+
+def _backups(
+    cfg: StackConfig,
+    volumes: list[tuple[str, str, str, pulumi.Output[str]]],
+    child: pulumi.ResourceOptions,
+) -> tuple[pulumi.Output[dict[str, Any]], pulumi.Output[str]] | None:
+    """The backup job's credential and what it covers: (inventory section, secret), or None
+    when backups are off or the provider offers none."""
+    b, kind = cfg.settings.backups, cfg.profile.backups.kind
+    if not b.enabled or kind == "none" or not volumes:
+        return None
+    cred = BackupCredential(
+        "hdh-backup",
+        BackupCredentialArgs(
+            stack=cfg.stack,
+            kind=kind,
+            service_type=cfg.profile.backups.service_type,
+            role=cfg.profile.backups.role,
+        ),
+        opts=child,
+    )
+    section = pulumi.Output.all(cred.credential_id, *[v[3] for v in volumes]).apply(
+        lambda ids: {
+            "kind": kind,
+            "schedule": b.schedule,
+            "keepDaily": b.keep_daily,
+            "keepWeekly": b.keep_weekly,
+            "incremental": b.incremental,
+            "region": cfg.region,
+            "authUrl": cfg.auth_url,
+            "applicationId": ids[0],
+            "volumes": [
+                {"name": n, "tier": t, "bubble": bb or None, "id": i}
+                for (n, t, bb, _), i in zip(volumes, ids[1:], strict=True)
+            ],
+        }
+    )
+    return section, cred.secret
+
+
 def _inventory(
     bastion: pulumi.Output[str],
     user: str,
     hosts: list[tuple[Host, str, Labels]],
     bubbles: dict[str, Bubble],
     extra: dict[str, Any],
+    backups: pulumi.Output[dict[str, Any]] | None = None,
 ) -> pulumi.Output[dict[str, Any]]:
     """Hosts for hardening: address, role, tier, bubble; the bastion is the SSH jump host.
 
@@ -235,14 +318,18 @@ def _inventory(
             addresses.append(address)
     # One Output over every address rather than one per host: a plan of 250 bubbles
     # registers ~4000 resources and each extra Output costs.
-    return pulumi.Output.all(bastion, *addresses).apply(
+    tail: list[pulumi.Output[Any]] = [backups] if backups is not None else []
+    n = len(addresses)
+    return pulumi.Output.all(bastion, *addresses, *tail).apply(
         lambda v: {
+            "stack": extra["services"]["stack"],
             "user": user,
             "bastion": {"address": v[0], "user": user},
             "hosts": [
-                {"name": n, "address": a, "role": r, "tier": t, "bubble": b}
-                for (n, r, t, b), a in zip(rows, v[1:], strict=True)
+                {"name": n_, "address": a, "role": r, "tier": t, "bubble": b}
+                for (n_, r, t, b), a in zip(rows, v[1 : n + 1], strict=True)
             ],
             **extra,
+            **({"backups": v[n + 1]} if backups is not None else {}),
         }
     )

@@ -93,6 +93,18 @@ class ObjectStorage(Model):
     versioning: bool = True
 
 
+class BackupsProfile(Model):
+    """What the provider offers to back volumes up: Cinder backups (kept by the provider's backup
+    service, in the region) or only snapshots (beside the volume), or nothing."""
+
+    kind: Literal["cinder-backup", "snapshot", "none"] = "snapshot"
+    note: str = ""  # where the fact comes from
+    # The block storage service type in the catalog (what the backup credential's access rules
+    # name) and the one role the credential carries (Cinder lets a project member back up).
+    service_type: str = Field(default="volumev3", pattern=r"^[a-z0-9-]+$")
+    role: str = Field(default="member", pattern=r"^[A-Za-z0-9_-]+$")
+
+
 class Profile(Model):
     name: str = Field(pattern=IDENTIFIER)
     title: str
@@ -109,6 +121,10 @@ class Profile(Model):
     object_storage: ObjectStorage = ObjectStorage()
     services: Services
     offer: Offer | None = None  # None: nothing established, so never fit for health data
+    backups: BackupsProfile = BackupsProfile()
+    # The provider's API endpoints internal hosts may reach through the proxy (object storage,
+    # identity): added to the proxy's allow-list (domains, a leading dot for subdomains).
+    egress_allow: list[str] = []
 
     @model_validator(mode="after")
     def _coherent(self) -> Profile:

@@ -81,6 +81,10 @@ def run() -> None:
         },
     )
     pulumi.export("inventory", platform.inventory)
+    if platform.backup_secret is not None:
+        # Secret: the backup job's credential secret, for `hdh harden` on the services host
+        # (`pulumi stack output --json --show-secrets | hdh harden --inventory -`).
+        pulumi.export("backupCredentialSecret", platform.backup_secret)
     if platform.kubeconfig is not None:
         # Secret: `pulumi stack output kubeconfig --show-secrets`.
         pulumi.export("kubeconfig", platform.kubeconfig)

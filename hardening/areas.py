@@ -14,10 +14,16 @@ class Area(NamedTuple):
     name: str  # --areas, hardening/data/<name>.yaml, the `area:` of role deviations
     module: str  # hardening/<module>.py
     deploy: str  # its @deploy function
+    # False: an area of the services tier (docs/services.md), whose values are the platform's
+    # own, not ANSSI settings: they live in data/services_tier.yaml (hardening/tier.py checks it),
+    # and hosts whose inventory has no services tier skip the area.
+    anssi: bool = True
 
 
-# Order matters: packages first (the tools the others need), the firewall after sshd is known
-# good, AIDE last so its first database seals the hardened state.
+# Order matters: packages first (the tools the others need), the host certificate before the
+# logging that uses it, the firewall after sshd is known good (and before the services tier, so
+# nothing it installs listens on an open host), AIDE last so its first database seals the
+# hardened state.
 AREAS: tuple[Area, ...] = (
     Area("packages", "packages", "packages"),
     Area("accounts", "accounts", "accounts"),
@@ -28,13 +34,20 @@ AREAS: tuple[Area, ...] = (
     Area("modules", "modules", "kernel_modules"),
     Area("mounts", "mounts", "mount_options"),
     Area("audit", "audit", "audit_rules"),
+    Area("pki", "certificates", "host_certificate", anssi=False),
     Area("logging", "logs", "logging_system"),
     Area("time", "timesync", "time_sync"),
     Area("firewall", "firewall", "firewall"),
+    Area("egress", "egress", "egress", anssi=False),
+    Area("collector", "collector", "central_logs", anssi=False),
+    Area("monitoring", "monitoring", "monitoring", anssi=False),
+    Area("backups", "backups", "backups", anssi=False),
     Area("permissions", "permissions", "file_permissions"),
     Area("services", "services", "services"),
     Area("integrity", "integrity", "integrity"),
 )
 NAMES: tuple[str, ...] = tuple(a.name for a in AREAS)
+# Areas whose settings are ANSSI data in hardening/data/<name>.yaml (keyed by R-number).
+ANSSI_NAMES: tuple[str, ...] = tuple(a.name for a in AREAS if a.anssi)
 # What only a VM (own kernel) can prove: the targeted set for the slow kernel tier.
 KERNEL_AREAS = ("kernel", "boot", "modules", "mounts", "audit")

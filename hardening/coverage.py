@@ -47,7 +47,7 @@ def rows() -> list[Row]:
         r: Row(r, spec["title"], spec["level"], out=spec.get("out", ""))
         for r, spec in data.controls().items()
     }
-    for area, module in ((a.name, f"{a.module}.py") for a in AREAS):
+    for area, module in ((a.name, f"{a.module}.py") for a in AREAS if a.anssi):
         for rnum in data.load(area):
             where = f"`hardening/{module}` (data `{area}.yaml`)"
             if where not in out[rnum].applied:

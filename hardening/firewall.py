@@ -9,8 +9,8 @@ from typing import Any
 from pyinfra import host
 from pyinfra.api import OperationError, deploy
 
-from hardening import ops
-from hardening.common import settings
+from hardening import flows, ops, tier
+from hardening.common import role_name, settings
 
 NFT_FILE = "/etc/nftables.conf"
 TABLE = "hdh_filter"
@@ -58,7 +58,15 @@ def _allow(rule: Mapping[str, Any], sources: Mapping[str, Sequence[str]]) -> str
     return f"ip saddr {saddr} meta l4proto {number} accept"
 
 
-def ruleset(s: dict, ssh_port: int, sources: Mapping[str, Sequence[str]] | None = None) -> str:
+def ruleset(
+    s: dict,
+    ssh_port: int,
+    sources: Mapping[str, Sequence[str]] | None = None,
+    extra: Sequence[str] = (),
+) -> str:
+    """The whole nftables file; `sources` name the addresses of the role's source-restricted
+    ports (Kubernetes), `extra` are the services tier's flows (hardening/flows.py), both added
+    after the role's open ports."""
     tcp = [int(p) for p in s["tcp_ports"].value]
     if ssh_port not in tcp:
         raise OperationError(
@@ -81,6 +89,7 @@ def ruleset(s: dict, ssh_port: int, sources: Mapping[str, Sequence[str]] | None 
     rules += [
         _allow(r, sources or {}) for r in allow_rules(s["allow"].value if "allow" in s else [])
     ]
+    rules += extra
     body = "".join(f"\t\t{r}\n" for r in rules)
     drops = [
         str(ipaddress.IPv4Address(a))
@@ -116,7 +125,12 @@ def firewall() -> None:
     ops.validated_file(
         name="R80 nftables: drop inbound except SSH and the role's ports",
         path=NFT_FILE,
-        content=ruleset(s, ssh_port, host.data.get("hdh_k8s_sources") or {}),
+        content=ruleset(
+            s,
+            ssh_port,
+            host.data.get("hdh_k8s_sources") or {},
+            flows.rules(host.data, role_name() == tier.SERVICES_ROLE),
+        ),
         mode="0600",
         validate="nft -c -f {}",
         activate=f"nft -f {NFT_FILE}",

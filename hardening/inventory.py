@@ -16,14 +16,14 @@ from typing import Any
 from ground.errors import ConfigError, ConfigErrors, InputError
 from ground.loader import load
 from ground.names import DEPLOY_USER, is_host, is_port, is_user_name
-from hardening import data
+from hardening import data, tier
 from hardening.run import HostSpec
 
 BASTION = "hdh-bastion"  # the jump host's alias in the ssh_config (not an inventory name)
 # The platform names hosts by what they do (components/platform.py, k8s_cluster.py); hardening by
 # how they are hardened (hardening/data/roles.yaml).
 PLATFORM_ROLES = {
-    "services": "base",
+    "services": "services",
     "data": "data-host",
     "k8s-control": "k8s-control",
     "k8s-worker": "k8s-worker",
@@ -42,7 +42,14 @@ def load_outputs(path: Path) -> dict[str, Any]:
     except ConfigError as exc:
         raise InputError(str(exc).replace(": cannot read:", ": cannot read inventory:")) from None
     if isinstance(doc, dict) and isinstance(doc.get("inventory"), dict):
+        secret = doc.get("backupCredentialSecret")  # with --show-secrets only
         doc = doc["inventory"]
+        if (
+            isinstance(doc.get("backups"), dict)
+            and isinstance(secret, str)
+            and secret != "[secret]"
+        ):
+            doc["backups"]["credentialSecret"] = secret
     if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
         raise InputError(f"{path}: expected the `inventory` stack output with a `hosts` list")
     _validate(where, doc)
@@ -112,6 +119,8 @@ def _validate(path: str, doc: dict[str, Any]) -> None:
         for i, cidr in enumerate(clients):
             if not _is_network(cidr):
                 bad(f"kubernetes.apiClients[{i}]", "not an IPv4 CIDR")
+    if not errors:  # the services tier's section, once the hosts are sound
+        errors += tier.check_inventory(path, doc)
     if errors:
         raise ConfigErrors(errors)
 
@@ -231,6 +240,14 @@ def quoted_path(path: str) -> str:
     return f'"{path}"'
 
 
+def bastion_first(doc: dict[str, Any], h: dict[str, Any]) -> bool:
+    """The jump host's firewall goes first, alone, before any host is reached through it: its
+    first load starts connection tracking, which cannot follow the jumps already open through it
+    (their replies are dropped as invalid and those hosts' runs stall). Its other areas run with
+    the others (it uses the services tier like them)."""
+    return bool(doc.get("bastion")) and h.get("role") == "bastion"
+
+
 def build(
     doc: dict[str, Any],
     workdir: Path,
@@ -256,6 +273,7 @@ def build(
     cfg.write_text(text)
     hosts: list[HostSpec] = []
     sources = k8s_sources(doc)
+    wiring = tier.wiring(doc, extra)  # the services tier, when the inventory has one
     for h in doc["hosts"]:
         if role and h["role"] != role:
             continue
@@ -277,6 +295,9 @@ def build(
             hdata["ssh_key"] = key
         if h["role"] in K8S_ROLES:
             hdata["hdh_k8s_sources"] = sources
+        hdata.update(wiring.get(h["name"], {}))
+        if bastion_first(doc, h):
+            hdata["hdh_first"] = ["firewall"]
         hdata.update(extra)
         hosts.append((h["name"], hdata))
     return hosts

@@ -9,7 +9,7 @@ from pyinfra import host
 from pyinfra.api import OperationError, deploy
 from pyinfra.operations import files
 
-from hardening import ops
+from hardening import certificates, ops
 from hardening.common import DROP_IN_PREFIX, level, settings
 
 JOURNALD_DROP_IN = f"/etc/systemd/journald.conf.d/60-{DROP_IN_PREFIX}.conf"
@@ -30,6 +30,9 @@ class Remote:
     port: int
     ca_pem: str | None
     peer: str
+    # Mutual TLS with the platform's collector (host data `log_remote_pki`): the host shows its
+    # own certificate of the platform CA (hardening/certificates.py), the CA is the platform's.
+    client_cert: bool = False
 
 
 def parse_remote(value: str) -> tuple[str, int]:
@@ -61,6 +64,9 @@ def remote_target() -> Remote | None:
     except ValueError as exc:
         raise OperationError(f"host data log_remote: {exc}") from None
     ca, ca_pem = host.data.get("log_remote_ca"), None
+    if host.data.get("log_remote_pki"):
+        peer = str(host.data.get("log_remote_name") or target)
+        return Remote(target, port, str(host.data.get("platform_ca_pem")), peer, client_cert=True)
     if ca:
         try:
             ca_pem = read_ca(str(ca))
@@ -76,7 +82,17 @@ def rsyslog_config(s: dict, remote: Remote | None) -> str:
     ]
     if remote:
         tls = ""
-        if remote.ca_pem:
+        if remote.client_cert:
+            # Per action, not global(): on a services host the collector has its own files.
+            tls = (
+                ' StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name"'
+                f' StreamDriverPermittedPeers="{remote.peer}"'
+                ' StreamDriver.CheckExtendedKeyPurpose="on"'
+                f' StreamDriver.CAFile="{certificates.CA_FILE}"'
+                f' StreamDriver.CertFile="{certificates.CERT}"'
+                f' StreamDriver.KeyFile="{certificates.KEY}"'
+            )
+        elif remote.ca_pem:
             # Server authentication by certificate and name, with the serverAuth purpose checked.
             lines.append(f'global(DefaultNetstreamDriverCAFile="{CA_FILE}")')
             tls = (
@@ -113,9 +129,9 @@ def logging_system() -> None:
     if remote is None:
         what = "no remote forwarding (host data log_remote unset)"
     else:
-        how = "TLS" if remote.ca_pem else "plain TCP"
+        how = "mutual TLS" if remote.client_cert else "TLS" if remote.ca_pem else "plain TCP"
         what = f"forwarding to {remote.target}:{remote.port} over {how}"
-    if remote and remote.ca_pem:
+    if remote and remote.ca_pem and not remote.client_cert:
         ops.validated_file(
             name=f"R71 CA certificate of the log host {remote.peer}",
             path=CA_FILE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,14 +58,52 @@ def harden_hosts(
     check: bool = False,
     parallel: int = 10,
 ) -> list[HostResult]:
-    """Harden `hosts` [(address, data)], or only predict the changes with `check`."""
+    """Harden `hosts` [(address, data)], or only predict the changes with `check`.
+
+    Hosts run in waves by their host data `hdh_wave` (default 0): the services hosts (1: proxy,
+    package cache and collector ready) before the hosts that use them (2). A host with
+    `hdh_first` (areas) runs those areas alone in a wave before all the others: the bastion's
+    firewall (see inventory.bastion_first)."""
     roles.check_areas(areas)
+    waves: dict[int, list[HostSpec]] = {}
+    for name, hdata in hosts:
+        first = [a for a in hdata.get("hdh_first") or () if not areas or a in areas]
+        if first:
+            waves.setdefault(-1, []).append((name, {**hdata, "hdh_areas": first}))
+        waves.setdefault(int(hdata.get("hdh_wave") or 0), []).append((name, hdata))
+    results: dict[str, HostResult] = {}
     start = time.monotonic()
+    for wave in sorted(waves):
+        if len(waves) > 1:
+            log.info("wave %d: %d host(s)", wave, len(waves[wave]))
+        for r in _harden_wave(waves[wave], areas, check, parallel, start):
+            results[r.name] = _merge(results[r.name], r) if r.name in results else r
+    return [results[name] for name, _ in hosts]
+
+
+def _merge(before: HostResult, after: HostResult) -> HostResult:
+    """One host's results over two waves: operations add up, the first error stands."""
+    before.operations += after.operations
+    before.changed += [c for c in after.changed if c not in before.changed]
+    before.error = before.error or after.error
+    before.kind = after.kind if after.kind != "unknown" else before.kind
+    before.seconds = max(before.seconds, after.seconds)
+    return before
+
+
+def _harden_wave(
+    hosts: Sequence[HostSpec],
+    areas: Sequence[str] | None,
+    check: bool,
+    parallel: int,
+    start: float,
+    deploy_fn: Callable[[], Any] = roles.harden,
+) -> list[HostResult]:
     specs = []
     for name, hdata in hosts:
         hdata = dict(hdata)
         hdata.setdefault("hdh_role", "base")
-        if areas:
+        if areas and "hdh_areas" not in hdata:  # a first wave's own areas stand
             hdata["hdh_areas"] = list(areas)
         hdata.setdefault("ssh_user", hdata.get("deploy_user", DEPLOY_USER))
         specs.append((name, hdata))
@@ -84,7 +122,7 @@ def harden_hosts(
     for h in list(state.active_hosts):
         try:
             results[h].kind = h.get_fact(HostKind)
-            add_deploy(state, roles.harden, host=h)
+            add_deploy(state, deploy_fn, host=h)
         except (PyinfraError, HdhError) as exc:
             results[h].error = f"{h.name}: step prepare, {exc}"
             _fail(state, h)
@@ -135,3 +173,8 @@ def harden_hosts(
 def _fail(state: State, h: Any) -> None:
     with contextlib.suppress(PyinfraError):  # no host left: nothing else to run
         state.fail_hosts({h})
+
+
+def run_deploy(hosts: Sequence[HostSpec], deploy_fn: Callable[[], Any]) -> list[HostResult]:
+    """Run one other deploy (not the hardening) on `hosts`, reported like a hardening run."""
+    return _harden_wave(hosts, None, False, 10, time.monotonic(), deploy_fn)

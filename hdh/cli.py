@@ -42,6 +42,7 @@ COMMANDS: dict[str, Command] = {
         "hdh.commands.closure", "prove a destroyed bubble's keys, volumes, containers are gone"
     ),
     "harden": Command("hdh.commands.harden", "harden hosts after ANSSI BP-028 (pyinfra)"),
+    "backup": Command("hdh.commands.backup", "volume backups: run the job now, restore drill"),
     "k8s": Command("hdh.commands.k8s", "Kubernetes manifests of a stack's baseline"),
     "tailoring": Command(
         "hdh.commands.tailoring", "write the XCCDF tailoring that judges our hardening"

@@ -32,7 +32,7 @@ from testbed.proc import (
     stop,
     wait_gone,
 )
-from testbed.state import HostState, Proc, TestHost
+from testbed.state import HostState, Proc, Seat, TestHost
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,9 @@ def down() -> list[str]:
         with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
             list(pool.map(_teardown, hosts.values()))
         state.save({})
+        from testbed import fleet  # a fleet's namespaces and servers go after its hosts
+
+        fleet.teardown_network()
         return names
 
 
@@ -140,7 +143,10 @@ def _spawn(role: str, argv: list[str], log_path: Path, env: dict[str, str] | Non
     return Proc(role=role, pid=p.pid, start=proc_start_time(p.pid), group=True)
 
 
-def _start_container(image: Image, name: str, hosts: dict[str, HostState]) -> HostState:
+def _start_container(
+    image: Image, name: str, hosts: dict[str, HostState], seat: Seat | None = None
+) -> HostState:
+    """Boot one container: in a namespace of its own, or at `seat` on the fleet's LAN."""
     sdir = state_dir()
     h = HostState(
         name=name,
@@ -148,13 +154,16 @@ def _start_container(image: Image, name: str, hosts: dict[str, HostState]) -> Ho
         port=_free_port(),
         key=str(image.key),
         image=image.digest,
-        netns=name,
+        netns=None if seat else name,
         socket=str(sdir / f"{name}.sock"),
+        address=seat.address if seat else None,
     )
     hosts[name] = h  # recorded before anything is created, so `down` can always undo it
     state.save(hosts)
     logf = sdir / f"{name}.log"
     logf.unlink(missing_ok=True)
+    if seat is not None:
+        return _start_seated(image, h, seat, hosts, logf)
     run(["ip", "netns", "add", name], host=name, step="network namespace")
     run(["ip", "-n", name, "link", "set", "lo", "up"], host=name, step="network namespace")
     # nspawn inside our namespace. Not `ip netns exec`: it remounts /sys, which hides the cgroup
@@ -201,6 +210,35 @@ def _start_container(image: Image, name: str, hosts: dict[str, HostState]) -> Ho
     h.procs.append(_spawn("forward-outer", outer, logf))
     state.save(hosts)
     log.info("%s: container started (ssh on 127.0.0.1:%d)", name, h.port)
+    return h
+
+
+def _start_seated(
+    image: Image, h: HostState, seat: Seat, hosts: dict[str, HostState], logf: Path
+) -> HostState:
+    """A fleet container: on the LAN namespace's bridge at its tier address (networkd file and
+    apt sources bound read-only over the image's), SSH forwarded like the others."""
+    name = h.name
+    binds = [f"--bind-ro={src}:{dst}" for src, dst in seat.binds]
+    nspawn = [
+        "nsenter", f"--net=/run/netns/{seat.netns}",
+        "systemd-nspawn", "--boot", "--quiet", f"--directory={image.rootfs}",
+        "--volatile=overlay", f"--machine={name}", "--register=no", "--keep-unit",
+        f"--network-bridge={seat.bridge}", "--console=passive", *binds,
+    ]  # fmt: skip
+    h.procs.append(_spawn("nspawn", nspawn, logf, env={"SYSTEMD_NSPAWN_TMPFS_TMP": "0"}))
+    state.save(hosts)
+    h.procs.append(_container_init(name, h.procs[0]))
+    sock = str(h.socket)
+    inner = [
+        "ip", "netns", "exec", seat.netns,
+        "socat", f"UNIX-LISTEN:{sock},fork,unlink-early,mode=600", f"TCP:{seat.address}:22",
+    ]  # fmt: skip
+    outer = ["socat", f"TCP-LISTEN:{h.port},bind=127.0.0.1,reuseaddr,fork", f"UNIX-CONNECT:{sock}"]
+    h.procs.append(_spawn("forward-inner", inner, logf))
+    h.procs.append(_spawn("forward-outer", outer, logf))
+    state.save(hosts)
+    log.info("%s: container started at %s (ssh on 127.0.0.1:%d)", name, seat.address, h.port)
     return h
 
 

@@ -67,7 +67,7 @@ def ensure_host_tools() -> None:
     """Install the host packages the testbed needs (idempotent; waits for the dpkg lock)."""
     needed = (
         *("mmdebstrap", "systemd-nspawn", "qemu-system-x86_64", "qemu-img", "oscap", "socat"),
-        *("ssh", "ssh-keygen", "mke2fs", "nsenter"),
+        *("ssh", "ssh-keygen", "mke2fs", "nsenter", "dpkg-scanpackages", "gpg"),
     )
     if all(shutil.which(tool) for tool in needed):
         return

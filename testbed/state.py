@@ -104,6 +104,17 @@ class Proc:
     group: bool = False  # leader of its own process group (socat forks a child per connection)
 
 
+@dataclass(frozen=True)
+class Seat:
+    """Where a fleet container sits (testbed/fleet.py): a namespace shared with its peers, the
+    bridge its veth joins, its address, and files bound read-only into it (source, target)."""
+
+    netns: str
+    bridge: str
+    address: str
+    binds: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class HostState:
     name: str
@@ -115,6 +126,7 @@ class HostState:
     overlay: str | None = None
     socket: str | None = None
     log_file: str | None = None
+    address: str | None = None  # a fleet host's address on the fleet's LAN
     procs: list[Proc] = field(default_factory=list)
     foreign: bool = False  # written by another version: only good for teardown
 

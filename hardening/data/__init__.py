@@ -11,13 +11,14 @@ from typing import Any
 import yaml
 
 from ground.errors import ConfigError, ConfigErrors
-from hardening.areas import NAMES
+from hardening.areas import ANSSI_NAMES
 
 HERE = Path(__file__).parent
 LEVELS = ("minimal", "intermediary", "enhanced", "high")
 RNUM = re.compile(r"^R([1-9]|[1-7][0-9]|80)$")
-# Data files that hold settings, one per area (every other YAML here is metadata).
-AREAS = NAMES
+# Data files that hold settings, one per ANSSI area (every other YAML here is metadata, or the
+# services tier's own data, services_tier.yaml).
+AREAS = ANSSI_NAMES
 DEFAULT_ROLE = "base"
 
 

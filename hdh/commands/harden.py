@@ -58,6 +58,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--log-remote-name", help="name in the log host's certificate (default: its HOST)"
     )
+    p.add_argument(
+        "--pki-dir",
+        type=Path,
+        help="the platform CA of the services tier (default: $HDH_CACHE/pki/<stack>); its key is "
+        "encrypted with $HDH_PKI_PASSPHRASE",
+    )
+    p.add_argument(
+        "--publish-drift",
+        action="store_true",
+        help="with --check: write what would change, per host, as metrics on the services hosts "
+        "(the HardeningDrift alert); nothing else is changed",
+    )
     p.add_argument("--parallel", type=int, default=10, help="hosts hardened at once")
     p.add_argument("--json", type=Path, help="write the per-host results as JSON here")
     p.set_defaults(run=run)
@@ -89,26 +101,49 @@ def log_data(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
+def pki_data(doc: dict[str, Any], pki_dir: Path | None) -> dict[str, str]:
+    """Host data of the platform CA when the inventory has a services tier: made once, its key
+    encrypted with $HDH_PKI_PASSPHRASE, unlocked here (a wrong passphrase stops before any host)."""
+    from hardening import pki
+
+    section = doc.get("services")
+    if not section:
+        return {}
+    stack = str(section.get("stack") or doc.get("stack") or "platform")
+    directory = (pki_dir or pki.default_dir(stack)).resolve()
+    return {"pki_dir": str(directory), "platform_ca_pem": pki.ensure_ca(directory, stack)}
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `hdh --help` stays fast and this module has no import side effects.
     from ground.errors import InputError
-    from hardening import data
+    from hardening import tier
     from hardening.inventory import build, load_outputs, quoted_path
     from hardening.run import harden_hosts
     from hdh.output import check_private_key, check_writable, write
 
-    data.validate()
+    tier.validate_all()  # the ANSSI data and the services tier's
     # Every input checked before anything is written or any host contacted.
     doc = load_outputs(args.inventory)
     check_private_key(args.ssh_key)
     check_writable(args.json, "--json")
     if args.parallel < 1:
         raise InputError("--parallel: at least 1")
+    if args.publish_drift and not (args.check and doc.get("services")):
+        raise InputError("--publish-drift: needs --check and an inventory with a services tier")
     extra: dict[str, Any] = {"ssh_strict_host_key_checking": args.host_key_check}
     if args.known_hosts:
         quoted_path(args.known_hosts)
         extra["ssh_known_hosts_file"] = args.known_hosts
     extra |= log_data(args)
+    extra |= pki_data(doc, args.pki_dir)
+    backups = doc.get("backups")
+    if isinstance(backups, dict) and not backups.get("credentialSecret"):
+        import os
+
+        secret = os.environ.get("HDH_BACKUP_CREDENTIAL_SECRET")
+        if secret:
+            backups["credentialSecret"] = secret
     areas = [a.strip() for a in args.areas.split(",")] if args.areas else None
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hdh-harden-") as tmp:
@@ -119,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         mode = "checking" if args.check else "hardening"
         print(f"== {mode} {len(hosts)} host(s)", file=sys.stderr)
         results = harden_hosts(hosts, areas=areas, check=args.check, parallel=args.parallel)
+        if args.publish_drift:
+            results += _publish_drift(hosts, results)
     verb = "would change" if args.check else "changed"
     for r in results:
         status = f"ERROR {r.error}" if r.error else f"{len(r.changed)} {verb}"
@@ -134,3 +171,20 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1 if failed else 0
+
+
+def _publish_drift(hosts: list[Any], results: list[Any]) -> list[Any]:
+    """Write the re-check's results on the services hosts; their own results, named so."""
+    from hardening import drift, tier
+    from hardening.run import run_deploy
+
+    content = drift.metrics(results)
+    targets = [
+        (name, {**hdata, "hdh_drift_metrics": content})
+        for name, hdata in hosts
+        if hdata.get("hdh_role") == tier.SERVICES_ROLE
+    ]
+    published = run_deploy(targets, drift.publish)
+    for r in published:
+        r.name = f"{r.name} (drift published)"
+    return published

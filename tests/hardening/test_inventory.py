@@ -170,7 +170,7 @@ def test_the_platform_inventory_output_is_accepted(tmp_path: Path) -> None:
     doc = load_outputs(path)
     roles = {h["platform_role"]: h["role"] for h in doc["hosts"] if "platform_role" in h}
     assert roles == {
-        "services": "base",
+        "services": "services",
         "data": "data-host",
         "k8s-control": "k8s-control",
         "k8s-worker": "k8s-worker",

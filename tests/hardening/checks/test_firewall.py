@@ -20,9 +20,20 @@ def test_r80_input_policy_drop(host: Any, expect: Any) -> None:
     assert host.service("nftables").is_enabled
 
 
+def restricted_ports(ruleset: str) -> set[int]:
+    """TCP ports the live ruleset opens to listed sources only (the services tier's flows)."""
+    return {
+        int(port)
+        # nft prints a one-element set as the element alone.
+        for port in re.findall(r"ip saddr (?:\{[^}]+\}|\S+) tcp dport (\d+) accept", ruleset)
+    }
+
+
 def test_r80_listening_services(host: Any, expect: Any) -> None:
-    allowed = {int(p) for p in expect("firewall", "tcp_ports")}
-    # Ports open to named sources only (Kubernetes nodes: the API, etcd, the kubelet, BGP).
+    ruleset = host.run("nft list table inet hdh_filter").stdout
+    # Open to all: the role's ports; to listed sources only: the Kubernetes ports (the API,
+    # etcd, the kubelet, BGP) and the services tier's flows.
+    allowed = {int(p) for p in expect("firewall", "tcp_ports")} | restricted_ports(ruleset)
     allowed |= {int(p) for r in allow_rules(expect("firewall", "allow")) for p in r["ports"]}
     out = host.run("ss -Htln").stdout
     exposed = set()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hardening import logs, timesync
+from hardening import certificates, logs, timesync
 
 
 def test_r71_journald_persistent(host: Any, expect: Any) -> None:
@@ -39,6 +39,19 @@ def test_r71_log_forwarding(host: Any, expect: Any, request: pytest.FixtureReque
         assert 'StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name"' in conf
         assert 'StreamDriver.CheckExtendedKeyPurpose="on"' in conf
         assert host.package("rsyslog-gnutls").is_installed
+        if f'StreamDriver.CertFile="{certificates.CERT}"' in conf:
+            # Mutual TLS with the services tier's collector: the host's own certificate of the
+            # platform CA, for clientAuth, its key private to root.
+            assert f'StreamDriver.CAFile="{certificates.CA_FILE}"' in conf
+            assert f'StreamDriver.KeyFile="{certificates.KEY}"' in conf
+            key = host.file(certificates.KEY)
+            assert (key.user, key.mode) == ("root", 0o600)
+            verify = host.run(
+                f"openssl verify -purpose sslclient -CAfile {certificates.CA_FILE} "
+                f"{certificates.CERT}"
+            )
+            assert verify.rc == 0, verify.stdout + verify.stderr
+            return
         ca = host.file("/etc/ssl/hdh-log-ca.pem")
         assert ca.exists and "BEGIN CERTIFICATE" in ca.content_string
         assert 'global(DefaultNetstreamDriverCAFile="/etc/ssl/hdh-log-ca.pem")' in conf
