@@ -5,6 +5,8 @@ What the cloud can exercise depends on its compute driver. With Nova's fake driv
 boots: the cycle's `ssh` phase fails (no host answers) and `harden`/`verify` are reported not
 run, never passed; teardown is proven all the same. With guests that boot, the cycle must pass.
 Costs (fake driver, 2 cores): four deployments of the `local` stack, about 9 minutes in all.
+The cycles that harden and check booted guests are the opt-in `cloudhosts` tier (each hardens
+four emulated hosts): `HDH_TIERS=cloudhosts scripts/test`.
 """
 
 from __future__ import annotations
@@ -253,6 +255,7 @@ def test_a_failure_injected_after_up_tears_down(
     nothing_left(envs)
 
 
+@pytest.mark.cloudhosts
 def test_the_whole_cycle_passes_on_booted_guests(
     envs: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -266,6 +269,7 @@ def test_the_whole_cycle_passes_on_booted_guests(
     nothing_left(envs)
 
 
+@pytest.mark.cloudhosts
 @pytest.mark.parametrize("phase", ["harden", "verify"])
 def test_a_failure_injected_during_hardening_or_checks_tears_down(
     phase: str, envs: dict[str, str], monkeypatch: pytest.MonkeyPatch
