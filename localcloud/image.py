@@ -15,7 +15,7 @@ from pathlib import Path
 from ground.paths import cache_dir
 from localcloud.paths import LocalCloudError
 from localcloud.shell import run
-from testbed.image import MIRRORS, SUITE, _write_kernel, read_packages
+from testbed.image import MIRRORS, SUITE, initrd_hook, read_packages, write_kernel
 from testbed.paths import locked
 
 log = logging.getLogger(__name__)
@@ -51,19 +51,6 @@ WARMUP_CMDLINE = (
     "systemd.run_success_action=poweroff"
 )
 WARMUP_KEEP = "/var/cache/apparmor"
-
-SETUP_HOOK = r"""
-set -eu
-mkdir -p "$1/etc/initramfs-tools/conf.d" "$1/etc/initramfs-tools/hooks"
-printf 'MODULES=list\nCOMPRESS=gzip\n' > "$1/etc/initramfs-tools/conf.d/hdh-guest"
-cat > "$1/etc/initramfs-tools/hooks/hdh-guest" <<'EOF'
-#!/bin/sh
-[ "$1" = prereqs ] && exit 0
-. /usr/share/initramfs-tools/hook-functions
-for m in @MODULES@; do force_load "$m"; done
-EOF
-chmod 0755 "$1/etc/initramfs-tools/hooks/hdh-guest"
-"""
 
 # After the packages. Users, keys and host names come from cloud-init at first boot; the image
 # holds no account but root (locked) and no SSH host key (each instance makes its own).
@@ -182,7 +169,7 @@ def ensure_image(packages: list[str] | None = None) -> GuestImage:
 
 
 def _setup_hook() -> str:
-    return SETUP_HOOK.replace("@MODULES@", " ".join(INITRD_MODULES))
+    return initrd_hook("hdh-guest", INITRD_MODULES)
 
 
 def _build(packages: list[str], final: Path) -> None:
@@ -221,7 +208,7 @@ def _build(packages: list[str], final: Path) -> None:
         kernels, initrds = sorted(boot.glob("vmlinuz-*")), sorted(boot.glob("initrd.img-*"))
         if not kernels or not initrds:
             raise LocalCloudError("guest image", f"no kernel or initrd in {boot}")
-        _write_kernel(kernels[-1], img.kernel)
+        write_kernel(kernels[-1], img.kernel)
         shutil.copyfile(initrds[-1], img.initrd)
         size = fs_size(_tree_bytes(rootfs))
         _mke2fs(rootfs, img.root, size)

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,13 @@ for m in @MODULES@; do force_load "$m"; done
 EOF
 chmod 0755 "$1/etc/initramfs-tools/hooks/hdh-testbed"
 """
+
+
+def initrd_hook(name: str, modules: Iterable[str]) -> str:
+    """mmdebstrap setup hook (before any package): the initrd is generated once, already small,
+    with exactly `modules` (a virtio VM's) under initramfs-tools config files named `name`."""
+    return SETUP_HOOK.replace("hdh-testbed", name).replace("@MODULES@", " ".join(modules))
+
 
 # Runs after the packages: $1 = root, $2 = the deploy user's public key.
 CUSTOMIZE_HOOK = r"""
@@ -139,7 +147,7 @@ def recipe(packages: list[str]) -> dict[str, object]:
         "mirrors": list(MIRRORS),
         "variant": "apt",
         "packages": sorted(set(packages)),
-        "setup_hook": SETUP_HOOK.replace("@MODULES@", " ".join(INITRD_MODULES)),
+        "setup_hook": initrd_hook("hdh-testbed", INITRD_MODULES),
         "customize_hook": _customize_hook(),
         "disk_size": DISK_SIZE,
     }
@@ -226,7 +234,7 @@ def _vm_artifacts(img: Image, name: str) -> None:
     initrds = sorted(boot.glob("initrd.img-*"))
     if not kernels or not initrds:
         raise TestbedError(name, "vm artifacts", f"no kernel or initrd in {boot}")
-    _write_kernel(kernels[-1], img.kernel)
+    write_kernel(kernels[-1], img.kernel)
     shutil.copyfile(initrds[-1], img.initrd)
     raw = img.path / "base.raw"
     run(
@@ -244,7 +252,7 @@ def _vm_artifacts(img: Image, name: str) -> None:
     raw.unlink()
 
 
-def _write_kernel(bzimage: Path, dest: Path) -> None:
+def write_kernel(bzimage: Path, dest: Path) -> None:
     """Prefer the uncompressed ELF vmlinux (booted through PVH, faster); else the bzImage."""
     data = bzimage.read_bytes()
     for magic in (b"\xfd7zXZ\x00", b"\x1f\x8b\x08"):
