@@ -41,10 +41,11 @@ class BastionForward:
 
     floating_ip: str
     port: int = 0
+    layout: Layout | None = None  # the cloud's; default: under $HDH_CACHE as it is now
     _procs: tuple[tuple[int, int | None], ...] = ()
 
     def start(self) -> BastionForward:
-        layout = Layout(state_dir())
+        layout = self.layout or Layout(state_dir())
         self.port = self.port or free_port()
         sock = layout.run / f"bastion-{self.floating_ip}.sock"
         inner = [

@@ -35,9 +35,13 @@ PAST, FUTURE = "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"
 SSH_TIMEOUT = "30"  # fake driver: nothing can answer; 30 s shows the phase trying
 
 
-def guests_boot() -> bool:
-    """Whether the running local cloud boots its instances (not Nova's fake driver)."""
-    conf = Layout(state_dir()).etc / "nova" / "nova.conf"
+def guests_boot(layout: Layout | None = None) -> bool:
+    """Whether the running local cloud boots its instances (not Nova's fake driver).
+
+    Asked before a test points HDH_CACHE at its own directory (or given the cloud's layout):
+    the cloud's state stays where the session's `local_cloud` put it.
+    """
+    conf = (layout or Layout(state_dir())).etc / "nova" / "nova.conf"
     return conf.is_file() and "fake.FakeDriver" not in conf.read_text()
 
 
@@ -198,15 +202,18 @@ class BastionWay:
     given the address. Nothing to open with the fake driver."""
 
     def __init__(self) -> None:
+        # Made before the cycle's HDH_CACHE (a scratch directory) is set: the cloud's own.
+        self.layout = Layout(state_dir())
+        self.boots = guests_boot(self.layout)
         self.forward: Any = None
 
     def __call__(self, phase: str, env: Any) -> None:
-        if phase != "ssh" or not guests_boot() or self.forward is not None:
+        if phase != "ssh" or not self.boots or self.forward is not None:
             return
         from localcloud.access import BastionForward  # the real-guest local cloud's helper
 
         fip = env.stack.outputs()["inventory"].value["bastion"]["address"]
-        self.forward = BastionForward(fip).start()
+        self.forward = BastionForward(fip, layout=self.layout).start()
         env.opts.bastion = ("127.0.0.1", self.forward.port)
 
     def close(self) -> None:
@@ -247,9 +254,13 @@ def _cycle_in_process(
 def test_a_failure_injected_after_up_tears_down(
     envs: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    report = _cycle_in_process(envs, monkeypatch, "policy", "afterup")
-    p = report.phase("policy")
-    assert (p.status, p.detail) == ("failed", "InjectedFailure: injected during policy")
+    # Injected as the first phase that needs the hosts starts (policy has passed by then): on
+    # booted guests a failure at `policy` would still harden them, which is the opt-in tier's.
+    report = _cycle_in_process(envs, monkeypatch, "ssh", "afterup")
+    p = report.phase("ssh")
+    assert (p.status, p.detail) == ("failed", "InjectedFailure: injected during ssh")
+    assert report.phase("policy").status == "passed"
+    assert {report.phase(n).status for n in ("harden", "verify")} == {"not-run"}
     assert report.phase("destroy").status == "passed" and report.phase("remove").status == "passed"
     assert report.exit_code == 1
     nothing_left(envs)
