@@ -55,12 +55,27 @@ region_name = {REGION}
 """
 
 
+# The catalog type each service checks application credentials' access rules against
+# (keystonemiddleware refuses every restricted credential when it is unset, as on a cloud
+# configured without it). Cinder answers as volumev3, the type the profiles' rules name.
+SERVICE_TYPES = {
+    "glance": "image",
+    "placement": "placement",
+    "nova": "compute",
+    "neutron": "network",
+    "barbican": "key-manager",
+    "cinder": "volumev3",
+    "swift": "object-store",
+}
+
+
 def _authtoken(pw: dict[str, str], user: str) -> str:
     # Service tokens: Cinder refuses Nova's detach without them (ConflictNovaUsingAttachment).
     return (
         _auth(pw, user, "keystone_authtoken")
         + f"www_authenticate_uri = {KEYSTONE}\n"
         + "service_token_roles = service\nservice_token_roles_required = true\n"
+        + f"service_type = {SERVICE_TYPES[user]}\n"
     )
 
 

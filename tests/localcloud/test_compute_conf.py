@@ -132,3 +132,15 @@ def test_emulator_caps_the_translation_cache_only(tmp_path: Path) -> None:
     assert run("-machine", "none,accel=kvm:tcg") == "-machine none,accel=kvm:tcg"  # libvirt's probe
     assert run("-accel", "kvm") == "-accel kvm"
     assert run("-append", "tcg", "a b") == "-append tcg a b"
+
+
+def test_every_service_checks_access_rules_against_its_catalog_type(tmp_path: Path) -> None:
+    """An application credential with access rules (the backup job's) is refused by a service
+    whose middleware has no service_type; Cinder's must be the type the profiles' rules name."""
+    from components.profile import BackupsProfile
+
+    files = confs.render(Layout(tmp_path), PW, 1, "real")
+    cinder = _ini(files["cinder/cinder.conf"])["keystone_authtoken"]
+    assert cinder["service_type"] == BackupsProfile().service_type == "volumev3"
+    for name in ("nova/nova.conf", "neutron/neutron.conf", "glance/glance-api.conf"):
+        assert _ini(files[name])["keystone_authtoken"]["service_type"], name
