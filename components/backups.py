@@ -3,8 +3,9 @@
 The backup job (hardening/backupjob.py, run by a timer on the first services host) uses an
 application credential that can do exactly what it needs and nothing else: Keystone access rules
 limit it to listing, creating and deleting the backups (or snapshots, per the profile) and to
-reading volumes, on the block storage API only; it carries one role and cannot create other
-credentials (`unrestricted: false`). Keystone generates its secret, which Pulumi keeps encrypted
+reading volumes on the block storage API, plus, for Cinder backups, the key manager calls Cinder
+makes in the job's name to clone an encrypted volume's key; it carries one role and cannot
+create other credentials (`unrestricted: false`). Keystone generates its secret, which Pulumi keeps encrypted
 in the state (a secret output). Cinder backs encrypted volumes up as they are stored (ciphertext,
 the key cloned in Barbican) and keeps them in the region's backup service.
 """
@@ -16,21 +17,33 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
-# Keystone access rules: `*` is one path segment (the project id), `**` any rest.
+# Keystone access rules: `*` is one path segment (the project id), `**` any rest. BLOCK stands
+# for the profile's block storage service type.
+BLOCK = "block-storage"
+# Cinder clones an encrypted volume's key for its backup with the caller's own token
+# (castellan, in the caller's context): without these the backup ends in error. They let the
+# job read the project's keys, which is what Cinder needs to clone one; nothing else of Barbican.
+KEY_CLONE = [
+    ("key-manager", "GET", "/v1/secrets/*"),
+    ("key-manager", "GET", "/v1/secrets/*/payload"),
+    ("key-manager", "POST", "/v1/secrets"),
+    ("key-manager", "DELETE", "/v1/secrets/*"),  # a pruned backup's own copy of the key
+]
 RULES = {
     "cinder-backup": [
-        ("GET", "/v3/*/volumes/*"),
-        ("GET", "/v3/*/backups/detail"),
-        ("GET", "/v3/*/backups/*"),
-        ("POST", "/v3/*/backups"),
-        ("DELETE", "/v3/*/backups/*"),
+        (BLOCK, "GET", "/v3/*/volumes/*"),
+        (BLOCK, "GET", "/v3/*/backups/detail"),
+        (BLOCK, "GET", "/v3/*/backups/*"),
+        (BLOCK, "POST", "/v3/*/backups"),
+        (BLOCK, "DELETE", "/v3/*/backups/*"),
+        *KEY_CLONE,
     ],
-    "snapshot": [
-        ("GET", "/v3/*/volumes/*"),
-        ("GET", "/v3/*/snapshots/detail"),
-        ("GET", "/v3/*/snapshots/*"),
-        ("POST", "/v3/*/snapshots"),
-        ("DELETE", "/v3/*/snapshots/*"),
+    "snapshot": [  # a snapshot shares its volume's key: no Barbican call
+        (BLOCK, "GET", "/v3/*/volumes/*"),
+        (BLOCK, "GET", "/v3/*/snapshots/detail"),
+        (BLOCK, "GET", "/v3/*/snapshots/*"),
+        (BLOCK, "POST", "/v3/*/snapshots"),
+        (BLOCK, "DELETE", "/v3/*/snapshots/*"),
     ],
 }
 
@@ -58,8 +71,12 @@ class BackupCredential(pulumi.ComponentResource):
             roles=[args.role],
             unrestricted=False,
             access_rules=[
-                {"service": args.service_type, "method": method, "path": path}
-                for method, path in RULES[args.kind]
+                {
+                    "service": args.service_type if service == BLOCK else service,
+                    "method": method,
+                    "path": path,
+                }
+                for service, method, path in RULES[args.kind]
             ],
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -127,3 +127,25 @@ def test_bad_backups_config_names_the_key(edited_stack: Any) -> None:
         load_stack("ovh-gra", path)
     keys = {e.key for e in err.value.errors}
     assert {"hdh:backups.keepDaily", "hdh:backups.schedule"} <= keys
+
+
+@pytest.mark.parametrize("stack", ["ovh-gra", "local"])
+def test_the_backup_credential_can_do_its_job_and_no_more(stack: str) -> None:
+    """Block storage rules for its backups, and for Cinder backups the key manager calls Cinder
+    makes with the job's token to clone an encrypted volume's key (found on the local cloud:
+    without them every backup of a `luks` volume ended in error)."""
+    (cred,) = of_type(
+        planned(stack), "openstack:identity/applicationCredential:ApplicationCredential"
+    )
+    assert cred.inputs["unrestricted"] is False and len(cred.inputs["roles"]) == 1
+    rules = {(r["service"], r["method"], r["path"]) for r in cred.inputs["accessRules"]}
+    assert ("volumev3", "POST", "/v3/*/backups") in rules
+    assert ("key-manager", "GET", "/v1/secrets/*/payload") in rules
+    services = {s for s, _, _ in rules}
+    assert services == {"volumev3", "key-manager"}
+    assert not any("**" in p or p.endswith("/*/*") for _, _, p in rules)
+    # No other API, no order, no container, no listing of every secret.
+    assert not any(
+        s == "key-manager" and p in ("/v1/orders", "/v1/containers") for s, _, p in rules
+    )
+    assert ("key-manager", "GET", "/v1/secrets") not in rules

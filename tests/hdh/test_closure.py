@@ -134,7 +134,14 @@ class FakeCloud:
             raise openstack.exceptions.NotFoundException("gone")
         return type("R", (), {"status": "active"})()
 
-    get_secret = get_volume = _get
+    get_volume = _get
+
+    def get(self, path: str, raise_exc: bool = True) -> Any:
+        """The key manager's raw GET, as the closure asks for a secret's metadata."""
+        assert path.startswith("/secrets/") and raise_exc is False
+        rid = path.removeprefix("/secrets/")
+        code = 200 if rid in self.present else 404
+        return type("Resp", (), {"status_code": code, "json": lambda _: {"status": "ACTIVE"}})()
 
     def delete_secret(self, rid: str, ignore_missing: bool = True) -> None:
         self.deleted.append(rid)
@@ -164,3 +171,30 @@ def test_verify_shreds_only_keys_of_volumes_verified_gone() -> None:
     k1 = next(r for r in done["results"] if r["id"] == "k1")
     assert k1["deleted"] and k1["shredded"] and "deleted by hdh closure" in k1["evidence"]
     assert done["complete"] is False  # v2 and its key remain
+
+
+def test_a_key_is_gone_only_on_404_and_its_payload_is_never_fetched() -> None:
+    """openstacksdk's get_secret neither raises on 404 nor stops at the metadata: the closure
+    asks for the metadata itself and reads the status code."""
+    from hdh.closure import _gone
+
+    class Answers:
+        def __init__(self, code: int) -> None:
+            self.code = code
+            self.paths: list[str] = []
+            self.key_manager = self
+
+        def get(self, path: str, raise_exc: bool = True) -> Any:
+            self.paths.append(path)
+            return type(
+                "R", (), {"status_code": self.code, "json": lambda _: {"status": "ACTIVE"}}
+            )()
+
+        def get_secret(self, rid: str) -> Any:
+            raise AssertionError("get_secret downloads the payload")
+
+    for code, deleted, says in ((404, True, "404"), (200, False, "ACTIVE"), (503, False, "503")):
+        cloud = Answers(code)
+        got, evidence = _gone(cloud, {"kind": "key", "id": "k1"})
+        assert (got, says in evidence) == (deleted, True), evidence
+        assert cloud.paths == ["/secrets/k1"]
