@@ -5,9 +5,9 @@ application credential that can do exactly what it needs and nothing else: Keyst
 limit it to listing, creating and deleting the backups (or snapshots, per the profile) and to
 reading volumes on the block storage API, plus, for Cinder backups, the key manager calls Cinder
 makes in the job's name to clone an encrypted volume's key; it carries one role and cannot
-create other credentials (`unrestricted: false`). Keystone generates its secret, which Pulumi keeps encrypted
-in the state (a secret output). Cinder backs encrypted volumes up as they are stored (ciphertext,
-the key cloned in Barbican) and keeps them in the region's backup service.
+create other credentials (`unrestricted: false`). Keystone generates its secret, which Pulumi
+keeps encrypted in the state (a secret output). Cinder backs encrypted volumes up as they are
+stored (ciphertext, the key cloned in Barbican) and keeps them in the region's backup service.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ KEY_CLONE = [
     ("key-manager", "GET", "/v1/secrets/*"),
     ("key-manager", "GET", "/v1/secrets/*/payload"),
     ("key-manager", "POST", "/v1/secrets"),
+    ("key-manager", "POST", "/v1/secrets/"),  # barbicanclient's own spelling (rules match exactly)
     ("key-manager", "DELETE", "/v1/secrets/*"),  # a pruned backup's own copy of the key
 ]
 RULES = {
