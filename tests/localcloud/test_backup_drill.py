@@ -64,6 +64,20 @@ def _volume_file(volume_id: str) -> Path:
     return confs.share_mount_point(Layout(state_dir())) / f"volume-{volume_id}"
 
 
+# Found on the local cloud with real guests (the job's credential and its key-manager rules
+# now pass): a backup of an attached volume needs a snapshot, and Cinder's NFS driver makes one
+# as a qcow2 overlay of the volume file, which here is raw LUKS (localcloud/wrappers.py: the
+# format Nova's native LUKS path needs): `qemu-img create -b json:{qcow2...}` fails ("Image is
+# not in qcow2 format") and the backup stays `creating`. Until the local cloud can snapshot an
+# attached encrypted volume, the drill cannot run here; deploying the stack to see it hang
+# would cost the tier minutes.
+NFS_SNAPSHOT_OF_RAW_LUKS = (
+    "the local cloud's NFS driver cannot snapshot an attached raw-LUKS volume, which a backup of "
+    "an in-use volume needs (docs/services.md, 'What is not proven yet')"
+)
+
+
+@pytest.mark.skip(reason=NFS_SNAPSHOT_OF_RAW_LUKS)
 def test_backup_with_the_job_credential_and_restore_drill(
     deployed: tuple[ThrowawayProject, dict[str, Any]], local_cloud: dict[str, str]
 ) -> None:
