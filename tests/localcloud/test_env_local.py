@@ -70,10 +70,21 @@ def envs(tmp_path: Path, local_cloud: dict[str, str]) -> Iterator[dict[str, str]
         )
 
 
-def nothing_left(env: dict[str, str]) -> None:
-    left = probe(env, "leftovers")
-    left.pop("seconds")
-    assert {k: v for k, v in left.items() if v} == {}, f"left in the cloud: {left}"
+def nothing_left(env: dict[str, str], settle: float = 240.0) -> None:
+    """Nothing of the environment in any service, nor on the backend.
+
+    With booted guests some deletions finish after `destroy` returns (Nova deletes a boot volume
+    once its instance is gone, Cinder then its file and key): asked again until `settle` s.
+    """
+    deadline = time.monotonic() + settle
+    while True:
+        left = probe(env, "leftovers")
+        left.pop("seconds")
+        left = {k: v for k, v in left.items() if v}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(10)
+    assert left == {}, f"left in the cloud: {left}"
     state = Path(env["HDH_BACKEND_URL"].removeprefix("file://"))
     files = [str(p.relative_to(state)) for p in state.rglob("*") if p.is_file()]
     assert sorted(files) == [".pulumi/meta.yaml", ".pulumi/meta.yaml.attrs"], files
