@@ -221,13 +221,18 @@ def save(hosts: dict[str, HostState]) -> None:
             path.unlink(missing_ok=True)
         return
     sdir.mkdir(parents=True, exist_ok=True)
-    body = {"hosts": {n: asdict(h) for n, h in sorted(hosts.items())}}
+    # `foreign` is this process's verdict on a record, not state: never written.
+    body = {"hosts": {n: _record(h) for n, h in sorted(hosts.items())}}
     tmp = state_file().with_suffix(".tmp")
     tmp.write_text(json.dumps(body, indent=1))
     tmp.replace(state_file())
     tests = [h.test_host() for _, h in sorted(hosts.items(), key=lambda kv: _order(kv[0]))]
     inventory_path().write_text(render_inventory(tests, sdir / "known_hosts"))
     ssh_config_path().write_text(render_ssh_config(tests))
+
+
+def _record(h: HostState) -> dict[str, Any]:
+    return {k: v for k, v in asdict(h).items() if k != "foreign"}
 
 
 def _order(name: str) -> tuple[str, int]:
