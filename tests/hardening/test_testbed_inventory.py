@@ -49,7 +49,9 @@ def admin_user(testbed_containers: list[TestHost], ssh_run: Any) -> Any:
         f"> /etc/sudoers.d/hdh-test-{USER}; chmod 0440 /etc/sudoers.d/hdh-test-{USER}",
     )
     yield h
-    _as_root(ssh_run, h, f"rm -f /etc/sudoers.d/hdh-test-{USER}; userdel -r {USER} || true")
+    # -f: the in-process pyinfra run may still hold a session of that user (plain userdel then
+    # refuses, and the account would outlive the test on a testbed kept for the next session).
+    _as_root(ssh_run, h, f"rm -f /etc/sudoers.d/hdh-test-{USER}; userdel -f -r {USER} || true")
 
 
 def _inventory(tmp_path: Path, h: TestHost, user: str) -> Path:
@@ -62,6 +64,9 @@ def _inventory(tmp_path: Path, h: TestHost, user: str) -> Path:
     inv = copy.deepcopy(plan_stack("ovh-gra", path=path).outputs["inventory"])
     assert inv["user"] == user and inv["bastion"]["user"] == user
     del inv["bastion"]  # the container is reached directly, as a bastion is
+    # One host of role base: no services tier to wire, no backups to schedule.
+    inv.pop("services", None)
+    inv.pop("backups", None)
     inv["hosts"] = [{"name": h.name, "address": h.host, "port": h.port, "role": "base"}]
     out = tmp_path / f"outputs-{user}.json"
     out.write_text(json.dumps({"inventory": inv}))
