@@ -183,23 +183,18 @@ def ssh_config(
         out += _block(BASTION, bastion, user_of(doc, bastion, user), common)
     for h in doc["hosts"]:
         name = _checked_name(h["name"])
-        if bastion and h.get("role") == "bastion":
-            # The bastion's row carries its private address; from here it is reached at the
-            # bastion entry's endpoint. A row bearing the alias's name shares its block.
-            if name != BASTION:
-                out += _block(name, _endpoint(doc, h), user_of(doc, h, user), common)
-            continue
-        out += _block(name, h, user_of(doc, h, user), common)
-        if _behind(doc, h):
-            out.insert(len(out) - 1, f"  ProxyJump {BASTION}")
+        if bastion and name == BASTION and h.get("role") == "bastion":
+            continue  # the platform's own bastion row: the jump's block above serves it
+        jump = [f"  ProxyJump {BASTION}"] if _behind(doc, h) else []
+        out += _block(name, _endpoint(doc, h), user_of(doc, h, user), [*common, *jump])
     return "\n".join(out)
 
 
-def _block(alias: str, h: dict[str, Any], login: str, common: list[str]) -> list[str]:
+def _block(alias: str, h: dict[str, Any], login: str, extra: list[str]) -> list[str]:
     if not is_user_name(login):
         raise InputError(f"inventory: {alias}: the user is not a user name")
     lines = [f"Host {alias}", f'  HostName "{_checked_host(h["address"])}"']
-    lines += [f"  Port {int(h.get('port', 22))}", f'  User "{login}"', *common]
+    lines += [f"  Port {int(h.get('port', 22))}", f'  User "{login}"', *extra]
     return [*lines, ""]
 
 
