@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 import pulumi
+from pulumi import _types
 from pulumi.output import _OutputData
 from pulumi.runtime import resource as resource_runtime
 from pulumi.runtime import rpc
@@ -26,6 +27,8 @@ def install(computed: Collection[str]) -> None:
     _skip_source_positions()
     _skip_debug_messages()
     _lean_outputs(frozenset(computed))
+    _remember_type_unwrapping()
+    _scalars_are_known()
 
 
 def _skip_source_positions() -> None:
@@ -89,6 +92,59 @@ def _only_none(name: str) -> Callable[..., None]:
             raise AssertionError(f"plan: output {name!r} was resolved up front but got {value!r}")
 
     return resolve
+
+
+def _remember_type_unwrapping() -> None:
+    """Unwrap each declared input type once, not once per property serialised.
+
+    The SDK strips `Optional[Input[T]]` down to `T` for every property of every resource it
+    serialises, through `typing` introspection (~10 % of a 250-bubble plan's instructions);
+    the answer depends only on the type object, which the provider classes keep alive.
+    Keyed by identity, with the type held so that an id is never reused for another one.
+    """
+    _types.unwrap_type = _by_identity(_types.unwrap_type)  # type: ignore[assignment]
+    _types.unwrap_optional_type = _by_identity(_types.unwrap_optional_type)  # type: ignore[assignment]
+
+
+def _by_identity(unwrap: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    if getattr(unwrap, "_hdh_remembered", False):  # a second plan in the same process
+        return unwrap
+    seen: dict[int, tuple[Any, Any]] = {}
+
+    def remembered(typ: Any) -> Any:
+        hit = seen.get(id(typ))
+        if hit is not None and hit[0] is typ:
+            return hit[1]
+        answer = unwrap(typ)
+        seen[id(typ)] = (typ, answer)
+        return answer
+
+    remembered._hdh_remembered = True  # type: ignore[attr-defined]
+    return remembered
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _scalars_are_known() -> None:
+    """Answer "does this value contain an unknown?" at once for a plain scalar.
+
+    The SDK asks it of every Output's value when the Output is made; its walk allocates a set
+    per call. An unknown is an instance of the SDK's own class, so a value whose type is
+    exactly a builtin scalar never is one: same answer, without the walk. Anything else (lists,
+    dicts, the SDK's Unknown) still takes the SDK's walk.
+    """
+    walk = rpc.contains_unknowns
+    if getattr(walk, "_hdh_scalars", False):
+        return
+
+    def contains_unknowns(val: Any) -> bool:
+        if type(val) in _SCALARS:
+            return False
+        return walk(val)
+
+    contains_unknowns._hdh_scalars = True  # type: ignore[attr-defined]
+    rpc.contains_unknowns = contains_unknowns
 
 
 def inline_rpcs(loop: asyncio.AbstractEventLoop) -> None:
