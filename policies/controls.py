@@ -37,7 +37,7 @@ class Requirement(NamedTuple):
 
     @property
     def label(self) -> str:
-        """`SecNumCloud 3.2 §19.6`, `HDS v2 req. 28-31`, `ANSSI-FT-082: <title> (to be confirmed)`.
+        """`SecNumCloud 3.2 §19.6`, `HDS v2 req. 28-31`, `ANSSI-FT-082 R3, R4, R5`.
 
         Numbered requirements show their number; the others their title and "to be confirmed".
         """

@@ -32,8 +32,26 @@ def test_sources_say_when_they_were_checked() -> None:
 def test_cited_numbers() -> None:
     assert REQUIREMENTS["snc-19.6"].label == "SecNumCloud 3.2 §19.6"
     assert REQUIREMENTS["hds-28-31"].label == "HDS v2 req. 28-31"
-    unverified = REQUIREMENTS["snc-crypto-at-rest"]
-    assert unverified.number is None and unverified.label.endswith(f"({TBC})")
+    assert REQUIREMENTS["snc-crypto-at-rest"].label == "SecNumCloud 3.2 §10.1"
+    assert REQUIREMENTS["anssi-docker-network"].label == "ANSSI-FT-082 R3, R4, R5"
+    assert [r.label for r in CONTROLS["hds-hosting-eea"].refs] == ["HDS v2 req. 28"]
+
+
+def test_a_requirement_not_read_says_so() -> None:
+    doc = yaml.safe_load(controls.DATA.read_text())
+    doc["requirements"]["snc-secrets"].update(number=None, note=f"{TBC}: section not read")
+    reqs = controls._requirements(doc, controls._sources(doc))
+    assert reqs["snc-secrets"].label == f"SecNumCloud 3.2: Management of secrets ({TBC})"
+
+
+def test_hardening_controls_cite_the_operations_requirements() -> None:
+    assert hardening_requirements("R73") == [
+        "ANSSI BP-028 v2.0 R73",
+        "SecNumCloud 3.2 §12.6",
+        "SecNumCloud 3.2 §12.7",
+        "HDS v2 req. 1",
+    ]
+    assert hardening_requirements("R12")[1:] == ["SecNumCloud 3.2 §5.1", "HDS v2 req. 1"]
 
 
 def test_every_bp028_control_has_requirements() -> None:
@@ -46,7 +64,10 @@ def test_every_bp028_control_has_requirements() -> None:
     ("mutate", "message"),
     [
         (lambda d: d["requirements"]["snc-19.6"].update(source="nowhere"), "unknown source"),
-        (lambda d: d["requirements"]["snc-secrets"].update(note="trust me"), "no number"),
+        (
+            lambda d: d["requirements"]["snc-secrets"].update(number=None, note="trust me"),
+            "no number",
+        ),
         (lambda d: d["controls"]["snc-location"].update(requirements=["nope"]), "unknown or none"),
         (lambda d: d["controls"]["snc-location"].update(requirements=[]), "unknown or none"),
     ],

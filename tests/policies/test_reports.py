@@ -67,9 +67,8 @@ def test_markdown_matrix_control_rule_result(result: Result) -> None:
     md = renderer("markdown")(result)
     assert "| Control | Framework | Requirements | Rule | Enforcement | Result |" in md
     assert (
-        "| Data and its administration located in the EU | SecNumCloud 3.2 | SecNumCloud 3.2: "
-        "Data and its administration located in the EU (to be confirmed)<br>"
-        "SecNumCloud 3.2 §19.6 | `provider-region-eu`"
+        "| Data and its administration located in the EU | SecNumCloud 3.2 | "
+        "SecNumCloud 3.2 §19.2<br>SecNumCloud 3.2 §19.6 | `provider-region-eu`"
     ) in md
     assert "**fail**" in md and "warn (" in md and "## Violations" in md
     rows = [line for line in md.splitlines() if line.startswith("| ") and "`" in line]
