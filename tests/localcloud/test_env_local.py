@@ -35,6 +35,14 @@ PAST, FUTURE = "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"
 SSH_TIMEOUT = "30"  # fake driver: nothing can answer; 30 s shows the phase trying
 
 
+def hdh(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`hdh <args>` as a CI job runs it, in a fresh process; its exit code is the test's to read."""
+    return subprocess.run(
+        [*HDH, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )  # fmt: skip
+
+
 def guests_boot(layout: Layout | None = None) -> bool:
     """Whether the running local cloud boots its instances (not Nova's fake driver).
 
@@ -60,14 +68,7 @@ def envs(tmp_path: Path, local_cloud: dict[str, str]) -> Iterator[dict[str, str]
     # Whatever a failed assertion left: taken down here, so the next test starts clean.
     state = tmp_path / "state" / ".pulumi" / "stacks" / "hdh"
     for f in state.glob("tw-*.json"):
-        subprocess.run(
-            [*HDH, "env", "down", f.stem],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            timeout=1800,
-            check=False,
-        )
+        hdh(env, "env", "down", f.stem, timeout=1800)
 
 
 def nothing_left(env: dict[str, str], settle: float = 240.0) -> None:
@@ -320,15 +321,7 @@ def test_expiry_tags_then_the_reaper_takes_expired_stacks_and_orphans_only(
     envs: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = "tw-local-kept1"
-    up = subprocess.run(
-        [*HDH, "env", "up", "--from", "local", "--ttl", "1h", "--id", "kept1"],
-        env=envs,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
+    up = hdh(envs, "env", "up", "--from", "local", "--ttl", "1h", "--id", "kept1", timeout=3600)
     assert up.returncode == 0 and up.stdout.strip() == name, up.stderr[-3000:]
     conn = _connect(envs, monkeypatch)
     # The expiry is on the backend and on every taggable resource of the stack.
@@ -355,15 +348,7 @@ def test_expiry_tags_then_the_reaper_takes_expired_stacks_and_orphans_only(
     }, kinds
     assert {names.format_time(t.expires) for t in tagged if t.expires} == {tags[names.TAG_EXPIRES]}
 
-    verify = subprocess.run(
-        [*HDH, "env", "verify", name, "--json", str(tmp_path / "v.json")],
-        env=envs,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
+    verify = hdh(envs, "env", "verify", name, "--json", str(tmp_path / "v.json"), timeout=3600)
     status = phases_of(tmp_path / "v.json")
     assert status == {"policy": "passed", **expected_checks()}, verify.stderr[-3000:]
 
@@ -386,15 +371,7 @@ def test_expiry_tags_then_the_reaper_takes_expired_stacks_and_orphans_only(
     conn.block_storage.wait_for_status(vol, "available", wait=300)
     ws.set_tag(name, names.TAG_EXPIRES, PAST)  # time passes
 
-    dry = subprocess.run(
-        [*HDH, "env", "reap", "--dry-run", "--json", str(tmp_path / "d.json")],
-        env=envs,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    dry = hdh(envs, "env", "reap", "--dry-run", "--json", str(tmp_path / "d.json"), timeout=600)
     assert dry.returncode == 0, dry.stderr[-3000:]
     plan = json.loads((tmp_path / "d.json").read_text())
     assert [(s["stack"], s["action"]) for s in plan["stacks"]] == [(name, "would destroy")]
@@ -402,15 +379,7 @@ def test_expiry_tags_then_the_reaper_takes_expired_stacks_and_orphans_only(
     assert would == {("network", "orphan-expired"), ("volume", "orphan-vol")}
     assert conn.network.find_network(lost.id) is not None, "a dry run deletes nothing"
 
-    reap = subprocess.run(
-        [*HDH, "env", "reap", "--json", str(tmp_path / "r.json")],
-        env=envs,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    reap = hdh(envs, "env", "reap", "--json", str(tmp_path / "r.json"), timeout=1800)
     assert reap.returncode == 0, reap.stderr[-3000:]
     done = json.loads((tmp_path / "r.json").read_text())
     assert [(s["stack"], s["action"]) for s in done["stacks"]] == [(name, "destroyed")]
