@@ -197,7 +197,7 @@ def _start(
     (layout.run / "config-digest").write_text(digest)
     specs = {d.name: d for d in daemons.daemons(layout, computes, mode)}
     with Phase("mariadb and rabbitmq"):
-        state_init.mariadb_init(layout)
+        new_cloud = state_init.mariadb_init(layout)
         for name in ("epmd", "mariadb", "rabbitmq"):
             if name not in running:
                 daemons.start(layout, specs[name])
@@ -224,6 +224,8 @@ def _start(
                 daemons.start(layout, d)
             if d.name in compute.LIBVIRT_DAEMONS:
                 daemons.wait_ready(layout, d)
+                if d.name == "libvirtd" and new_cloud:
+                    compute.forget_domains()
         for d in rest:
             daemons.wait_ready(layout, d)
     with Phase("compute hosts"):

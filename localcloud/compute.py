@@ -29,6 +29,9 @@ LIBVIRT_SOCKET = Path("/var/run/libvirt/libvirt-sock")
 # libvirt's QEMU driver resolves its built-in default user before it reads qemu.conf: the
 # account must exist even though QEMU runs as root (libvirt-daemon-system's postinst makes it).
 QEMU_USER = "libvirt-qemu"
+# Nova names the local cloud's domains `<prefix><instance uuid>` (confs.py): what this code
+# counts, powers off or forgets; any other domain of the machine's libvirt is left alone.
+DOMAIN_PREFIX = "hdh-lc-"
 SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # QEMU runs as root: the state directory is under root's home (0700), out of reach of
@@ -140,9 +143,23 @@ def virsh(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 def domains(*, all_states: bool = False) -> list[str]:
-    """Names of libvirt's domains (running ones, or every defined one)."""
+    """Names of the local cloud's libvirt domains (running ones, or every defined one)."""
     res = virsh("list", "--name", *(["--all"] if all_states else []))
-    return [n.strip() for n in res.stdout.splitlines() if n.strip()] if res.returncode == 0 else []
+    if res.returncode != 0:
+        return []
+    names = (n.strip() for n in res.stdout.splitlines())
+    return [n for n in names if n.startswith(DOMAIN_PREFIX)]
+
+
+def forget_domains() -> list[str]:
+    """Power off and undefine every domain of the local cloud: for a cloud whose database is
+    new, which cannot own any (they were left by an earlier cloud wiped while guests ran)."""
+    names = domains(all_states=True)
+    for name in names:
+        log.warning("forgetting guest %s, left by an earlier local cloud", name)
+        virsh("destroy", name)
+        virsh("undefine", name)
+    return names
 
 
 def destroy_domains(running: dict[str, int]) -> int:

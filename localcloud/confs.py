@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from localcloud.compute import libvirtd_conf, nova_compute_conf, virtlogd_conf
+from localcloud.compute import DOMAIN_PREFIX, libvirtd_conf, nova_compute_conf, virtlogd_conf
 from localcloud.paths import AUTH_URL, REGION, Layout
 
 KEYSTONE = "http://127.0.0.1:5000"
@@ -165,6 +165,10 @@ enabled_apis = osapi_compute
 osapi_compute_listen = 127.0.0.1
 osapi_compute_workers = 1
 use_neutron = true
+# libvirt domains named by instance UUID with the local cloud's prefix (localcloud/compute.py),
+# not by database id: ids restart with a wiped cloud, and a definition an earlier cloud left
+# behind took the name of a new instance, which then failed to spawn ("already exists").
+instance_name_template = {DOMAIN_PREFIX}%(uuid)s
 [wsgi]
 api_paste_config = /etc/nova/api-paste.ini
 [api]

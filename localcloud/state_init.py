@@ -59,10 +59,11 @@ def rings(layout: Layout) -> None:
     shutil.copy("/etc/swift/swift.conf", sw / "swift.conf")
 
 
-def mariadb_init(layout: Layout) -> None:
+def mariadb_init(layout: Layout) -> bool:
+    """Create the database server's files unless they exist; True when made now (a new cloud)."""
     datadir = layout.data / "mysql"
     if (datadir / "mysql").is_dir():
-        return
+        return False
     datadir.mkdir(parents=True, exist_ok=True)
     run(
         [
@@ -75,6 +76,7 @@ def mariadb_init(layout: Layout) -> None:
         ],
         "mariadb init",
     )
+    return True
 
 
 def databases(layout: Layout, pw: dict[str, str]) -> None:

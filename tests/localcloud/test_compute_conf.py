@@ -144,3 +144,29 @@ def test_every_service_checks_access_rules_against_its_catalog_type(tmp_path: Pa
     assert cinder["service_type"] == BackupsProfile().service_type == "volumev3"
     for name in ("nova/nova.conf", "neutron/neutron.conf", "glance/glance-api.conf"):
         assert _ini(files[name])["keystone_authtoken"]["service_type"], name
+
+
+def test_domains_are_named_by_instance_uuid_with_the_clouds_prefix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # By database id, a wiped cloud's next instance took the name of a definition an earlier
+    # cloud left in libvirt and failed to spawn: names are per instance UUID instead.
+    template = _ini(confs.render(Layout(tmp_path), PW, 1, "real")["nova/nova.conf"])
+    name = template["DEFAULT"]["instance_name_template"]
+    uuid = "6bc7e34a-0574-4531-8c98-642966d573bb"
+    assert name % {"uuid": uuid} == f"{compute.DOMAIN_PREFIX}{uuid}"
+    with pytest.raises(TypeError):  # what makes Nova format it with the instance's fields
+        name % 7
+    # Only the local cloud's domains are counted, powered off or forgotten.
+    listing = f"instance-00000007\n{compute.DOMAIN_PREFIX}{uuid}\nsomeone-elses-vm\n\n"
+    calls: list[tuple[str, ...]] = []
+
+    def fake_virsh(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        return subprocess.CompletedProcess(["virsh", *args], 0, listing, "")
+
+    monkeypatch.setattr(compute, "virsh", fake_virsh)
+    assert compute.domains(all_states=True) == [f"{compute.DOMAIN_PREFIX}{uuid}"]
+    assert compute.forget_domains() == [f"{compute.DOMAIN_PREFIX}{uuid}"]
+    touched = {a[1] for a in calls if a[0] in ("destroy", "undefine")}
+    assert touched == {f"{compute.DOMAIN_PREFIX}{uuid}"}

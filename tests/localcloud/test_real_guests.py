@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from hardening import inventory
 from localcloud import access, cloud, wrappers
 from localcloud.deployment import LocalDeployment, connect
 from localcloud.paths import ADMIN_SOURCE, PUBLIC_CIDR, Layout, state_dir
@@ -49,7 +50,8 @@ def test_every_host_answers_ssh_through_the_bastion(real_deployment: LocalDeploy
         block = config.split(f"Host {h['name']}\n", 1)[1].split("\nHost ", 1)[0]
         # Host keys come from each console: strict checking, never trust on first use.
         assert "StrictHostKeyChecking yes" in block
-        assert ("ProxyJump bastion" in block) == (h["role"] != "bastion"), block
+        jump = re.search(rf"^\s*ProxyJump {re.escape(inventory.BASTION)}$", block, re.M)
+        assert (jump is not None) == (h["role"] != "bastion"), block
 
 
 def test_cloud_init_made_the_deploy_user_with_the_stack_key(
