@@ -151,6 +151,19 @@ def _network(repository: Path) -> None:
         doc["namespaces"].append(ns)
         _save_network(doc)
         run(["ip", "-n", ns, "link", "set", "lo", "up"], host=ns, step="network namespace")
+    # A router, but no ICMP redirects: every tier shares the one bridge, so a packet from one
+    # tier to another leaves by the interface it came in on, and the router would tell the
+    # sender to reach the other host directly. A host that took that advice before its own
+    # hardening refused redirects then ARPs across subnets, which a hardened host does not
+    # answer (arp_ignore=2, R12): "No route to host". A platform router has an interface per
+    # subnet and never redirects. `all` alone does not stop an interface (either one set
+    # sends), so the interfaces made next inherit `default`.
+    sysctls = [
+        "net.ipv4.ip_forward=1",
+        "net.ipv4.conf.all.send_redirects=0",
+        "net.ipv4.conf.default.send_redirects=0",
+    ]
+    run(["ip", "netns", "exec", lan, "sysctl", "-qw", *sysctls], host=lan, step="routing")
     ip = ["ip", "-n", lan]
     run([*ip, "link", "add", BRIDGE, "type", "bridge"], host=lan, step="bridge")
     run([*ip, "link", "set", BRIDGE, "up"], host=lan, step="bridge")
@@ -167,8 +180,6 @@ def _network(repository: Path) -> None:
     for tier in EDGE_TIERS:  # the way back: the outside knows the edge tiers only
         run(["ip", "-n", out, "route", "add", TIERS[tier], "via", OUTSIDE_GW],
             host=out, step="outside route")  # fmt: skip
-    sysctls = ["net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0"]
-    run(["ip", "netns", "exec", lan, "sysctl", "-qw", *sysctls], host=lan, step="routing")
     for tier in TIERS:  # the core router has no way out: "network unreachable"
         if tier not in EDGE_TIERS:
             run(["ip", "-n", lan, "rule", "add", "from", TIERS[tier], "to", OUTSIDE,

@@ -28,19 +28,7 @@ from ground.paths import ROOT
 from testbed import TestHost, fleet
 from testbed.paths import named
 
-# Opt-in until a failure seen on 2026-12-04 is understood: the fleet passed that afternoon
-# (10 tests), then in every later run here, with or without the local cloud beside it, and on
-# the branch that passed as well as on main, the bastion's package fetch through the services
-# host's cache (10.249.1.10:3142) timed out ("No route to host" the first time) while the data
-# host and the workspace fetched through it. `HDH_FLEET=1 pytest -m testbed <this file>`.
-KNOWN_FAILURE = (
-    "services fleet opt-in (HDH_FLEET=1): the bastion cannot reach the services host's package "
-    "cache on this machine since 2026-12-04, cause not found yet (docs/services.md)"
-)
-pytestmark = [
-    pytest.mark.testbed,
-    pytest.mark.skipif(os.environ.get("HDH_FLEET") != "1", reason=KNOWN_FAILURE),
-]
+pytestmark = pytest.mark.testbed
 
 OUT = ROOT / "build" / "services"
 TIMINGS: dict[str, float] = {}
@@ -144,6 +132,21 @@ def services_fleet(
             yield f
         finally:
             fleet.down()
+
+
+def test_the_fleet_router_sends_no_redirects(services_fleet: Fleet) -> None:
+    # Every tier shares one bridge: a redirect would send a host to ARP across subnets, which a
+    # hardened host does not answer (arp_ignore=2): the bastion once lost the package cache so.
+    for dev in ("all", "default", fleet.BRIDGE):
+        got = subprocess.run(
+            ["ip", "netns", "exec", fleet.lan_ns(), "cat",
+             f"/proc/sys/net/ipv4/conf/{dev}/send_redirects"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        assert got == "0", dev
+    for label in services_fleet.hosts:
+        routes = services_fleet.sh(label, "ip route show cache").stdout
+        assert "redirected" not in routes, (label, routes)
 
 
 def test_a_second_run_changes_nothing(services_fleet: Fleet) -> None:
