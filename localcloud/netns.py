@@ -74,8 +74,9 @@ def remove(layout: Layout) -> None:
     # Cinder's share, and Nova's mounts of it (bin/mount bind-mounted them under nova-mnt/).
     nova_mnt = layout.data / "nova-mnt"
     for mnt in [share_mount_point(layout), *(nova_mnt.iterdir() if nova_mnt.is_dir() else [])]:
-        if _mounted(mnt):
-            subprocess.run(["umount", str(mnt)], check=False)
+        for _ in range(64):  # a cloud of an older version may have stacked several
+            if not _mounted(mnt) or subprocess.run(["umount", str(mnt)], check=False).returncode:
+                break
     _drop_neutron_chains()
 
 

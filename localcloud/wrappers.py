@@ -58,6 +58,9 @@ if [ "$1" = -t ] && [ "$2" = nfs ] && [ "$#" -ge 4 ]; then
   eval "mp=\\${{$#}}"
   eval "src=\\${{$(($# - 1))}}"
   if [ "$src" = "{share}" ]; then
+    # Nova cannot tell a bind mount from its NFS mount, so it mounts again: once is enough
+    # (stacked mounts outlived the cloud).
+    if mountpoint -q "$mp"; then exit 0; fi
     exec {real} --bind "{export}" "$mp"
   fi
 fi

@@ -82,6 +82,8 @@ def test_mount_wrapper_binds_our_share_only(tmp_path: Path) -> None:
     assert _wrapper(tmp_path, "--bind", "a", "b") == "--bind a b"
     assert _wrapper(tmp_path, "-t", "nfs", "a; touch x", mp) == f"-t nfs a; touch x {mp}"
     assert not (tmp_path / "x").exists()
+    # A mount point that is one already is left as it is (Nova mounts again: no stacking).
+    assert _wrapper(tmp_path, "-t", "nfs", confs.SHARE, "/proc") == ""
 
 
 @pytest.mark.cloud
