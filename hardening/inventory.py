@@ -157,9 +157,13 @@ def ssh_config(
     key: str | None,
     known_hosts: str | None = None,
     host_key_check: str | None = None,
+    proxy_command_from: str | None = None,
 ) -> str:
     """The OpenSSH client config of an inventory: one block per host, named as the inventory
     names it, and the jump host; hosts behind the bastion are reached through it.
+
+    `proxy_command_from` (this file's own path) makes that jump a `ProxyCommand ssh -F <it> -W`
+    instead of ProxyJump, for clients that know only ProxyCommand (testinfra's paramiko).
 
     Blocks are keyed by host name, never by address: two hosts may share an address (a
     bastion reached on a forwarded port of 127.0.0.1 and a host behind it on its own
@@ -185,9 +189,15 @@ def ssh_config(
         name = _checked_name(h["name"])
         if bastion and name == BASTION and h.get("role") == "bastion":
             continue  # the platform's own bastion row: the jump's block above serves it
-        jump = [f"  ProxyJump {BASTION}"] if _behind(doc, h) else []
+        jump = [_jump(proxy_command_from)] if _behind(doc, h) else []
         out += _block(name, _endpoint(doc, h), user_of(doc, h, user), [*common, *jump])
     return "\n".join(out)
+
+
+def _jump(proxy_command_from: str | None) -> str:
+    if proxy_command_from is None:
+        return f"  ProxyJump {BASTION}"
+    return f"  ProxyCommand ssh -F {quoted_path(proxy_command_from)} -W %h:%p {BASTION}"
 
 
 def _block(alias: str, h: dict[str, Any], login: str, extra: list[str]) -> list[str]:

@@ -171,29 +171,9 @@ def checks_ssh_config(
     testinfra's paramiko backend allocates the terminal BP-028's `requiretty` wants, but knows
     ProxyCommand only: hosts behind the bastion reach it through `ssh -W`, from this same file.
     """
-    from hardening.inventory import BASTION, quoted_path, user_of
+    from hardening.inventory import ssh_config
 
-    common = [f"  IdentityFile {quoted_path(key)}", "  IdentitiesOnly yes"]
-    common.append(f"  StrictHostKeyChecking {check}")
-    if known_hosts:
-        common.append(f"  UserKnownHostsFile {quoted_path(known_hosts)}")
-    out: list[str] = []
-    bastion = doc.get("bastion")
-    entries = [(BASTION, bastion)] if bastion else []
-    entries += [(h["name"], h) for h in doc["hosts"] if h["name"] != BASTION]
-    for name, h in entries:
-        out += [f"Host {name}", f"  HostName {h['address']}", f"  Port {int(h.get('port', 22))}"]
-        out += [f'  User "{user_of(doc, h, user)}"', *common]
-        where = (h["address"], int(h.get("port", 22)))
-        if (
-            bastion
-            and name != BASTION
-            and h.get("role") != "bastion"
-            and where != (bastion["address"], int(bastion.get("port", 22)))
-        ):
-            out.append(f"  ProxyCommand ssh -F {quoted_path(str(path))} -W %h:%p {BASTION}")
-        out.append("")
-    return "\n".join(out)
+    return ssh_config(doc, user, key, known_hosts, check, proxy_command_from=str(path))
 
 
 def phase_hardening(
