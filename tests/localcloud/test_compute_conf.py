@@ -172,3 +172,34 @@ def test_domains_are_named_by_instance_uuid_with_the_clouds_prefix(
     assert compute.forget_domains() == [f"{compute.DOMAIN_PREFIX}{uuid}"]
     touched = {a[1] for a in calls if a[0] in ("destroy", "undefine")}
     assert touched == {f"{compute.DOMAIN_PREFIX}{uuid}"}
+
+
+def test_a_guest_that_found_no_root_disk_is_rebooted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localcloud import deployment
+
+    stuck = f"{deployment.ROOT_NOT_FOUND}.\\nALERT!  /dev/vda does not exist.\\n(initramfs) "
+    booted = (
+        "-----BEGIN SSH HOST KEY KEYS-----\\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJe root@h\\n"
+        "-----END SSH HOST KEY KEYS-----\\n"
+    )
+    consoles = [stuck, stuck, booted]
+    reboots: list[str] = []
+
+    class Compute:
+        def find_server(self, name: str, ignore_missing: bool) -> str:
+            return name
+
+        def get_server_console_output(self, server: str) -> dict[str, str]:
+            return {"output": consoles.pop(0) if len(consoles) > 1 else consoles[0]}
+
+        def reboot_server(self, server: str, kind: str) -> None:
+            reboots.append(kind)
+
+    class Conn:
+        compute = Compute()
+
+    monkeypatch.setattr(deployment, "connect", lambda env: Conn())
+    monkeypatch.setattr(deployment.time, "sleep", lambda s: None)
+    monkeypatch.setattr(deployment.access, "host_keys", lambda c: ["k"] if "BEGIN SSH" in c else [])
+    assert deployment.console_host_keys({}, "h", timeout=60) == ["k"]
+    assert reboots == ["HARD"]  # once, although the console said so twice
