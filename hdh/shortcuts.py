@@ -19,6 +19,9 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import source_pb2
 
 _SDK_TRANSFER = rpc.transfer_properties
+_SDK_UNWRAP = _types.unwrap_type
+_SDK_UNWRAP_OPTIONAL = _types.unwrap_optional_type
+_SDK_CONTAINS_UNKNOWNS = rpc.contains_unknowns
 
 
 def install(computed: Collection[str]) -> None:
@@ -102,13 +105,11 @@ def _remember_type_unwrapping() -> None:
     the answer depends only on the type object, which the provider classes keep alive.
     Keyed by identity, with the type held so that an id is never reused for another one.
     """
-    _types.unwrap_type = _by_identity(_types.unwrap_type)  # type: ignore[assignment]
-    _types.unwrap_optional_type = _by_identity(_types.unwrap_optional_type)  # type: ignore[assignment]
+    _types.unwrap_type = _by_identity(_SDK_UNWRAP)  # type: ignore[assignment]
+    _types.unwrap_optional_type = _by_identity(_SDK_UNWRAP_OPTIONAL)  # type: ignore[assignment]
 
 
 def _by_identity(unwrap: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    if getattr(unwrap, "_hdh_remembered", False):  # a second plan in the same process
-        return unwrap
     seen: dict[int, tuple[Any, Any]] = {}
 
     def remembered(typ: Any) -> Any:
@@ -119,7 +120,6 @@ def _by_identity(unwrap: Callable[[Any], Any]) -> Callable[[Any], Any]:
         seen[id(typ)] = (typ, answer)
         return answer
 
-    remembered._hdh_remembered = True  # type: ignore[attr-defined]
     return remembered
 
 
@@ -134,17 +134,13 @@ def _scalars_are_known() -> None:
     exactly a builtin scalar never is one: same answer, without the walk. Anything else (lists,
     dicts, the SDK's Unknown) still takes the SDK's walk.
     """
-    walk = rpc.contains_unknowns
-    if getattr(walk, "_hdh_scalars", False):
-        return
+    rpc.contains_unknowns = _contains_unknowns
 
-    def contains_unknowns(val: Any) -> bool:
-        if type(val) in _SCALARS:
-            return False
-        return walk(val)
 
-    contains_unknowns._hdh_scalars = True  # type: ignore[attr-defined]
-    rpc.contains_unknowns = contains_unknowns
+def _contains_unknowns(val: Any) -> bool:
+    if type(val) in _SCALARS:
+        return False
+    return _SDK_CONTAINS_UNKNOWNS(val)
 
 
 def inline_rpcs(loop: asyncio.AbstractEventLoop) -> None:
